@@ -1,0 +1,44 @@
+"""gfr-keras: Generalized Firing Rate neurons for Keras 3."""
+
+from gfr_keras.activation import PolynomialActivation
+from gfr_keras.cell import GFRCell
+from gfr_keras.initializers import OneHot
+from gfr_keras.dataset import (
+    COLUMNS,
+    DatasetError,
+    load_dataset,
+    lookup_records,
+    read_dataset,
+    validate_record,
+    write_dataset,
+)
+from gfr_keras.layer import GFR
+from gfr_keras.metrics import explained_variance, explained_variance_ratio
+from gfr_keras.models import GFRModel, load_gfr_model, population_from_records
+from gfr_keras.params import ParameterError, validate_params
+from gfr_keras.timescales import CONFIGURATIONS, decay_rates
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COLUMNS",
+    "CONFIGURATIONS",
+    "DatasetError",
+    "GFR",
+    "GFRCell",
+    "GFRModel",
+    "explained_variance",
+    "explained_variance_ratio",
+    "load_dataset",
+    "load_gfr_model",
+    "lookup_records",
+    "population_from_records",
+    "read_dataset",
+    "validate_record",
+    "write_dataset",
+    "OneHot",
+    "ParameterError",
+    "PolynomialActivation",
+    "decay_rates",
+    "validate_params",
+]

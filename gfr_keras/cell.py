@@ -1,0 +1,257 @@
+"""The GFR neuron (spec section 1) as a Keras RNN cell for a population."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from gfr_keras.activation import PolynomialActivation
+from gfr_keras.initializers import OneHot
+from gfr_keras.input_checks import check_current
+from gfr_keras.params import stack_params, unstack_params
+from gfr_keras.timescales import decay_rates as decay_rates_for_bin_size
+
+# f is carried in 1/ms; the recurrence feeds it back in Hz.
+_HZ_PER_PER_MS = 1000.0
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class GFRCell(keras.layers.Layer):
+    """One time step of `units` independent GFR neurons.
+
+    For each neuron, with `n` traces::
+
+        h_t = (1 - lam) * h_{t-1} + alpha * I_t + 1000 * beta * f_{t-1}
+        f_t = g(mean(h_t))
+
+    `I_t` is the mean current in the bin (pA), `f` the firing rate (1/ms) and `g`
+    a `PolynomialActivation`. `alpha` and `beta` (`[units, n]`) already absorb the
+    bin width.
+
+    Args:
+        units: number of neurons.
+        bin_size_ms: model bin size; sets the decay rates from the spec table when
+            `decay_rates` is not given (default 20 ms, `n = 8`).
+        decay_rates: explicit `lam`, a list of `n` floats shared by all units or a
+            `[units][n]` nested list. Not trainable.
+        activation_bin_size_ms: bin size the activation was fitted at, an int or
+            a list with one per unit (kept for `get_params`).
+        degree: degree of the activation polynomial.
+        alpha_initializer: default `[n, 0, ..., 0]` per unit (spec: `mean(h) = I`).
+        beta_initializer: default zeros.
+        freeze_activation: the activation's `b` and `c` are not trained.
+        freeze_alpha_beta: `alpha` and `beta` are not trained.
+
+    Call arguments:
+        inputs: currents `[batch, units]` in pA, or `[batch, 1]` to drive every
+            unit with the same current.
+        states: `[h, f]` with `h` flattened to `[batch, units * n]` (a flat state
+            keeps `return_state` working in functional models) and `f`
+            `[batch, units]`.
+
+    Returns:
+        rates `[batch, units]` (1/ms) and the new states.
+    """
+
+    def __init__(
+        self,
+        units,
+        bin_size_ms=None,
+        decay_rates=None,
+        activation_bin_size_ms=None,
+        degree=1,
+        alpha_initializer=None,
+        beta_initializer="zeros",
+        freeze_activation=False,
+        freeze_alpha_beta=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        if decay_rates is None:
+            decay_rates = decay_rates_for_bin_size(20 if bin_size_ms is None else bin_size_ms)
+            if bin_size_ms is None:
+                bin_size_ms = 20
+        lam = np.asarray(decay_rates, dtype=np.float64)
+        if lam.ndim not in (1, 2) or (lam.ndim == 2 and lam.shape[0] != units) or lam.shape[-1] < 1:
+            raise ValueError(
+                f"decay_rates: expected shape [n] or [units={units}, n], got {list(lam.shape)}"
+            )
+        if not np.all((lam >= 0) & (lam <= 1)):
+            raise ValueError(f"decay_rates: every rate must lie in [0, 1], got {lam.tolist()}")
+        self.units = units
+        self.bin_size_ms = bin_size_ms
+        self.decay_rates_init = lam.tolist()
+        self.n_traces = int(lam.shape[-1])
+        self.activation_bin_size_ms = activation_bin_size_ms
+        self.degree = degree
+        self.freeze_activation = bool(freeze_activation)
+        self.freeze_alpha_beta = bool(freeze_alpha_beta)
+        self.alpha_initializer = keras.initializers.get(
+            OneHot(index=0) if alpha_initializer is None else alpha_initializer
+        )
+        self.beta_initializer = keras.initializers.get(beta_initializer)
+        self.activation = PolynomialActivation(
+            units,
+            degree=degree,
+            bin_size_ms=activation_bin_size_ms,
+            trainable=not self.freeze_activation,
+            dtype=self.dtype_policy,
+            name="activation",
+        )
+        self.state_size = [units * self.n_traces, units]
+        self.output_size = units
+
+    def build(self, input_shape):
+        if input_shape[-1] not in (None, 1, self.units):
+            raise ValueError(
+                f"current_pa: last axis must be 1 (one current drives every unit) or "
+                f"units={self.units}, got input shape {tuple(input_shape)}"
+            )
+        shape = (self.units, self.n_traces)
+        self.alpha = self.add_weight(
+            shape=shape,
+            initializer=self.alpha_initializer,
+            trainable=not self.freeze_alpha_beta,
+            name="alpha",
+        )
+        self.beta = self.add_weight(
+            shape=shape,
+            initializer=self.beta_initializer,
+            trainable=not self.freeze_alpha_beta,
+            name="beta",
+        )
+        lam = np.asarray(self.decay_rates_init)
+        self.decay_rates = self.add_weight(
+            shape=lam.shape, initializer="zeros", trainable=False, name="decay_rates"
+        )
+        self.decay_rates.assign(lam)
+        self.activation.build((None, self.units))
+
+    def call(self, inputs, states, training=False):
+        h_prev = ops.reshape(states[0], (-1, self.units, self.n_traces))
+        f_prev = states[1]
+        h = (
+            (1.0 - self.decay_rates) * h_prev
+            + self.alpha * ops.expand_dims(inputs, -1)
+            + _HZ_PER_PER_MS * (self.beta * ops.expand_dims(f_prev, -1))
+        )
+        f = self.activation(ops.mean(h, axis=-1))
+        return f, [ops.reshape(h, (-1, self.units * self.n_traces)), f]
+
+    def get_initial_state(self, batch_size=None):
+        return [
+            ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size
+        ]
+
+    def simulate(self, current_pa, initial_state=None):
+        """Run the neurons over a whole current and keep every trace.
+
+        Args:
+            current_pa: `[batch, time, units]` or `[batch, time, 1]` currents (pA).
+            initial_state: optional `[h, f]` as in `call`.
+
+        Returns:
+            `(rates_per_ms, traces)`: `[batch, time, units]` and
+            `[batch, time, units, n]`.
+        """
+        check_current(current_pa, "current_pa", ndim=3, units=self.units)
+        current_pa = ops.cast(current_pa, self.compute_dtype)
+        if not self.built:
+            self.build(tuple(current_pa.shape[-1:]))
+        if initial_state is None:
+            initial_state = self.get_initial_state(ops.shape(current_pa)[0])
+
+        def step(states, current_t):
+            _, new_states = self.call(current_t, states)
+            # The states are [h, f]: stacking them over time gives traces and rates.
+            # (TensorFlow's scan wants the per-step outputs shaped like the carry.)
+            return new_states, new_states
+
+        _, (traces, rates) = ops.scan(step, list(initial_state), ops.moveaxis(current_pa, 1, 0))
+        rates = ops.moveaxis(rates, 0, 1)
+        traces = ops.reshape(
+            ops.moveaxis(traces, 0, 1), (-1, ops.shape(current_pa)[1], self.units, self.n_traces)
+        )
+        return rates, traces
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "bin_size_ms": self.bin_size_ms,
+                "decay_rates": self.decay_rates_init,
+                "activation_bin_size_ms": self.activation_bin_size_ms,
+                "degree": self.degree,
+                "alpha_initializer": keras.initializers.serialize(self.alpha_initializer),
+                "beta_initializer": keras.initializers.serialize(self.beta_initializer),
+                "freeze_activation": self.freeze_activation,
+                "freeze_alpha_beta": self.freeze_alpha_beta,
+            }
+        )
+        return config
+
+    # -- spec parameter dicts -------------------------------------------------
+
+    def set_params(self, params_list):
+        """Assign the parameters of spec section 4, one dict per unit."""
+        arrays = stack_params(params_list)
+        if len(arrays["alpha"]) != self.units:
+            raise ValueError(
+                f"params: {len(arrays['alpha'])} neurons given for a layer of units={self.units}"
+            )
+        if arrays["alpha"].shape[1] != self.n_traces:
+            raise ValueError(
+                f"params: neurons with n={arrays['alpha'].shape[1]} traces (bin_size "
+                f"{arrays['bin_size_ms']}) given for a layer of n={self.n_traces}"
+            )
+        if not self.built:
+            self.build((None, 1))
+        lam = arrays["decay_rates"]
+        if tuple(self.decay_rates.shape) == (self.n_traces,):
+            if not np.all(lam == lam[0]):
+                raise ValueError(
+                    "params: the neurons' decay rates ('ds') differ but this layer shares one "
+                    "set; build it with per-unit decay_rates (GFRCell.from_params does)"
+                )
+            lam = lam[0]
+        self.alpha.assign(arrays["alpha"])
+        self.beta.assign(arrays["beta"])
+        self.decay_rates.assign(lam)
+        self.activation.set_arrays(arrays)
+
+    def get_params(self):
+        """The parameters of every unit as spec section 4 dicts (a list)."""
+        arrays = self.activation.get_arrays()
+        arrays.update(
+            {
+                "alpha": ops.convert_to_numpy(self.alpha),
+                "beta": ops.convert_to_numpy(self.beta),
+                "decay_rates": ops.convert_to_numpy(self.decay_rates),
+                "bin_size_ms": self.bin_size_ms,
+            }
+        )
+        return unstack_params(arrays)
+
+    @staticmethod
+    def params_config(params_list):
+        """Constructor arguments that fit the given parameter dicts."""
+        arrays = stack_params(params_list)
+        lam = arrays["decay_rates"]
+        shared = bool(np.all(lam == lam[0]))
+        return {
+            "units": len(arrays["alpha"]),
+            "bin_size_ms": arrays["bin_size_ms"],
+            "decay_rates": (lam[0] if shared else lam).tolist(),
+            "activation_bin_size_ms": arrays["activation_bin_size_ms"],
+            "degree": int(arrays["degree"].max()),
+        }
+
+    @classmethod
+    def from_params(cls, params_list, **kwargs):
+        """A built cell holding the given neurons (one spec dict per unit)."""
+        params_list = list(params_list)
+        cell = cls(**cls.params_config(params_list), **kwargs)
+        cell.set_params(params_list)
+        return cell

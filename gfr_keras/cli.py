@@ -1,0 +1,48 @@
+"""The `gfr` command. Each pipeline stage is a subcommand."""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _demo(args):
+    from gfr_keras.demo import print_summary, run_demo
+
+    records = None
+    if args.dataset:
+        from gfr_keras.dataset import read_dataset
+
+        records = read_dataset(args.dataset)
+    print_summary(run_demo(args.out, records=records))
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="gfr", description="Generalized Firing Rate neurons for Keras: pipeline commands."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = commands.add_parser(
+        "demo", help="drive the shipped reference neurons with a test current; print rates, plot"
+    )
+    demo.add_argument("--out", default="demo_output", help="folder for gfr_demo.png (default: %(default)s)")
+    demo.add_argument(
+        "--dataset", help="a dataset JSON to take the neurons from (default: the shipped reference neurons)"
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, KeyError, FileNotFoundError) as error:
+        print(f"gfr {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The GFR parameter dataset (spec section 4): JSON records and their pandas view.
+
+The file is a JSON list of records::
+
+    {"cell_id": 566517779, "cre-line": "Sst-IRES-Cre", "bin_size": 10,
+     "actv_bin_size": 20, "val_evr": 0.71, "test_evr": 0.66, "train_loss": 0.21,
+     "test_loss": 0.30, "params": {...one neuron...}}
+"""
+
+import json
+import math
+import numbers
+import os
+
+import pandas as pd
+
+from gfr_keras.io_utils import write_json_atomic
+from gfr_keras.params import ParameterError, validate_params
+from gfr_keras.timescales import CONFIGURATIONS
+
+#: Columns of each configuration's DataFrame, in order.
+COLUMNS = [
+    "cell_id",
+    "cre-line",
+    "bin_size",
+    "actv_bin_size",
+    "val_evr",
+    "test_evr",
+    "train_loss",
+    "test_loss",
+    "params",
+]
+_METRICS = ("val_evr", "test_evr", "train_loss", "test_loss")
+
+
+class DatasetError(ParameterError):
+    """A dataset file or record is malformed; the message names the file, record and field."""
+
+
+def validate_record(record, context="record"):
+    """Check one dataset record (keys, types, and its `params` against spec section 4).
+
+    Metrics may be `null`/NaN (a fit that produced none) but not strings or infinity.
+    """
+    if not isinstance(record, dict):
+        raise DatasetError(f"{context}: expected a JSON object, got {type(record).__name__}")
+    missing = [key for key in COLUMNS if key not in record]
+    if missing:
+        raise DatasetError(f"{context}: missing field(s) {missing}")
+    cell_id = record["cell_id"]
+    if isinstance(cell_id, bool) or not isinstance(cell_id, int) or cell_id < 0:
+        raise DatasetError(f"{context}: field 'cell_id': expected a non-negative integer, got {cell_id!r}")
+    context = f"{context} (cell_id {cell_id})"
+    if not isinstance(record["cre-line"], str):
+        raise DatasetError(f"{context}: field 'cre-line': expected a string, got {record['cre-line']!r}")
+    configuration = (record["bin_size"], record["actv_bin_size"])
+    if configuration not in CONFIGURATIONS:
+        raise DatasetError(
+            f"{context}: fields 'bin_size'/'actv_bin_size': expected one of the configurations "
+            f"{[list(c) for c in CONFIGURATIONS]}, got {list(configuration)}"
+        )
+    for key in _METRICS:
+        value = record[key]
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isinf(value):
+            raise DatasetError(f"{context}: field '{key}': expected a finite number or null, got {value!r}")
+    validate_params(record["params"], context)
+    params = record["params"]
+    if params["bin_size"] != record["bin_size"]:
+        raise DatasetError(
+            f"{context}: field 'params.bin_size': expected {record['bin_size']} (the record's "
+            f"bin_size), got {params['bin_size']}"
+        )
+    if params["g"]["bin_size"] != record["actv_bin_size"]:
+        raise DatasetError(
+            f"{context}: field 'params.g.bin_size': expected {record['actv_bin_size']} (the "
+            f"record's actv_bin_size), got {params['g']['bin_size']}"
+        )
+
+
+def _validate_records(records, source):
+    if not isinstance(records, list):
+        raise DatasetError(f"{source}: expected a JSON list of records, got {type(records).__name__}")
+    seen = {}
+    for index, record in enumerate(records):
+        validate_record(record, f"{source}: record {index}")
+        key = (record["cell_id"], record["bin_size"], record["actv_bin_size"])
+        if key in seen:
+            raise DatasetError(
+                f"{source}: record {index} (cell_id {key[0]}): duplicates record {seen[key]} "
+                f"for configuration ({key[1]}, {key[2]})"
+            )
+        seen[key] = index
+
+
+def read_dataset(path):
+    """Read and validate a dataset JSON file.
+
+    Returns:
+        list of record dicts, as in the file.
+
+    Raises:
+        DatasetError (a ValueError) naming the file, the record index, the cell id
+        and the field of the first malformed record.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path) as handle:
+            records = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+    _validate_records(records, path)
+    return records
+
+
+def write_dataset(records, path):
+    """Validate `records` and write them as a dataset JSON file, atomically.
+
+    Args:
+        records: list of record dicts, or a `load_dataset` dict of DataFrames.
+        path: destination; an existing file is replaced only once the new one is
+            completely written.
+    """
+    if isinstance(records, dict):
+        records = _records_from_frames(records)
+    records = [dict(record) for record in records]
+    _validate_records(records, os.fspath(path))
+    write_json_atomic(records, path)
+
+
+def _records_from_frames(frames):
+    records = []
+    for frame in frames.values():
+        for row in frame[COLUMNS].to_dict(orient="records"):
+            row["cell_id"] = int(row["cell_id"])
+            row["bin_size"] = int(row["bin_size"])
+            row["actv_bin_size"] = int(row["actv_bin_size"])
+            for key in _METRICS:
+                value = row[key]
+                row[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            records.append(row)
+    return records
+
+
+def load_dataset(dataset):
+    """The dataset as one DataFrame per configuration.
+
+    Args:
+        dataset: a path to a dataset JSON file, or a list of records.
+
+    Returns:
+        dict keyed by `(bin_size, actv_bin_size)` over the six published
+        configurations (an empty DataFrame where the file has none), each a
+        DataFrame with columns `COLUMNS` (`params` holds the spec dict).
+    """
+    if isinstance(dataset, (str, os.PathLike)):
+        records = read_dataset(dataset)
+    else:
+        records = list(dataset)
+        _validate_records(records, "records")
+    frame = pd.DataFrame(records, columns=COLUMNS)
+    frame = frame.astype({"cell_id": "int64", "bin_size": "int64", "actv_bin_size": "int64"})
+    for key in _METRICS:
+        frame[key] = pd.to_numeric(frame[key], errors="coerce").astype("float64")
+    return {
+        configuration: frame[
+            (frame["bin_size"] == configuration[0]) & (frame["actv_bin_size"] == configuration[1])
+        ].reset_index(drop=True)
+        for configuration in CONFIGURATIONS
+    }
+
+
+def _as_frames(dataset):
+    if isinstance(dataset, dict):
+        return dataset
+    return load_dataset(dataset)
+
+
+def lookup_records(dataset, cell_ids, bin_size, activation_bin_size):
+    """The records of `cell_ids` at one configuration, in the order given.
+
+    Args:
+        dataset: a `load_dataset` dict, a path, or a list of records.
+        cell_ids: iterable of ints.
+
+    Raises:
+        KeyError naming the first unknown cell and the configuration;
+        ValueError for a configuration that is not one of the six.
+    """
+    configuration = (bin_size, activation_bin_size)
+    if configuration not in CONFIGURATIONS:
+        raise ValueError(
+            f"bin_size/activation_bin_size: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"got {list(configuration)}"
+        )
+    frame = _as_frames(dataset)[configuration].set_index("cell_id", drop=False)
+    records = []
+    for cell_id in cell_ids:
+        if cell_id not in frame.index:
+            raise KeyError(
+                f"cell_id {cell_id} is not in the dataset for configuration "
+                f"(bin_size={bin_size}, actv_bin_size={activation_bin_size})"
+            )
+        records.append(frame.loc[cell_id, COLUMNS].to_dict())
+    return records

@@ -1,0 +1,106 @@
+"""Keras models of fitted neurons built from the parameter dataset."""
+
+import keras
+
+from gfr_keras.dataset import lookup_records
+from gfr_keras.layer import GFR
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class GFRModel(keras.Model):
+    """Currents `[batch, time, 1 | units]` (pA) to rates `[batch, time, units]` (1/ms).
+
+    A thin model around one `GFR` layer (with `return_sequences=True`) that
+    remembers which cells its units are.
+
+    Args:
+        gfr: a `GFR` layer, or its serialized config.
+        cell_ids: optional list of the cell id of each unit.
+    """
+
+    def __init__(self, gfr, cell_ids=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(gfr, dict):
+            gfr = keras.saving.deserialize_keras_object(gfr)
+        if not isinstance(gfr, GFR) or not gfr.return_sequences:
+            raise ValueError("gfr: expected a GFR layer with return_sequences=True")
+        self.gfr = gfr
+        self.cell_ids = None if cell_ids is None else [int(c) for c in cell_ids]
+        if self.cell_ids is not None and len(self.cell_ids) != gfr.units:
+            raise ValueError(
+                f"cell_ids: expected {gfr.units} ids (one per unit), got {len(self.cell_ids)}"
+            )
+
+    def build(self, input_shape):
+        if not self.gfr.built:
+            self.gfr.build(input_shape)
+
+    def call(self, current_pa, mask=None):
+        return self.gfr(current_pa, mask=mask)
+
+    def simulate(self, current_pa):
+        """`(rates_per_ms, traces)`; see `GFRCell.simulate`."""
+        return self.gfr.simulate(current_pa)
+
+    def get_params(self):
+        """Spec section 4 parameters: the dict for a one-neuron model, else a list of dicts."""
+        params_list = self.gfr.get_params()
+        return params_list[0] if len(params_list) == 1 else params_list
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"gfr": keras.saving.serialize_keras_object(self.gfr), "cell_ids": self.cell_ids}
+        )
+        return config
+
+
+def population_from_records(records, **layer_kwargs):
+    """One `GFR` layer holding the neurons of many dataset records (one unit each).
+
+    Args:
+        records: dataset records (dicts with `params`) of one configuration.
+        layer_kwargs: `GFR` arguments (`return_sequences`, `freeze_alpha_beta`,
+            `dtype`, ...).
+
+    Returns:
+        a built `GFR` layer whose unit `i` is `records[i]`.
+    """
+    records = list(records)
+    return GFR.from_params([record["params"] for record in records], **layer_kwargs)
+
+
+def float64_available():
+    """Whether the Keras backend holds float64 (JAX only with `jax_enable_x64`)."""
+    if keras.backend.backend() != "jax":
+        return True
+    import jax
+
+    return bool(jax.config.jax_enable_x64)
+
+
+def load_gfr_model(dataset, cell_id, bin_size, activation_bin_size, dtype=None):
+    """The fitted neuron of one cell at one configuration, as a Keras model.
+
+    Args:
+        dataset: a `load_dataset` dict, a dataset JSON path, or a list of records.
+        cell_id: the Allen cell (specimen) id.
+        bin_size, activation_bin_size: the configuration, e.g. `(20, 20)`.
+        dtype: `"float64"` keeps the dataset's numbers exactly, so `get_params()`
+            returns the record's dict unchanged; `"float32"` computes like the
+            published code and rounds the parameters to float32. Default:
+            float64 where the backend holds it (TensorFlow, and JAX with
+            `jax_enable_x64`), else float32.
+
+    Returns:
+        `GFRModel` mapping currents `[batch, time, 1]` (pA) to rates
+        `[batch, time, 1]` (1/ms).
+
+    Raises:
+        KeyError naming the cell and the configuration if it is not in the dataset.
+    """
+    records = lookup_records(dataset, [cell_id], bin_size, activation_bin_size)
+    if dtype is None:
+        dtype = "float64" if float64_available() else "float32"
+    layer = population_from_records(records, return_sequences=True, dtype=dtype, name="gfr")
+    return GFRModel(layer, cell_ids=[cell_id], name=f"gfr_cell_{cell_id}")
