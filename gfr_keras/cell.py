@@ -44,9 +44,10 @@ class GFRCell(keras.layers.Layer):
     Call arguments:
         inputs: currents `[batch, units]` in pA, or `[batch, 1]` to drive every
             unit with the same current.
-        states: `[h, f]` with `h` flattened to `[batch, units * n]` (a flat state
-            keeps `return_state` working in functional models) and `f`
-            `[batch, units]`.
+        states: `[f, h]`: the previous rates `f` `[batch, units]` (first, as
+            Keras RNNs expect the previous output to be) and the traces `h`
+            flattened to `[batch, units * n]` (a flat state keeps `return_state`
+            working in functional models).
 
     Returns:
         rates `[batch, units]` (1/ms) and the new states.
@@ -99,7 +100,7 @@ class GFRCell(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="activation",
         )
-        self.state_size = [units * self.n_traces, units]
+        self.state_size = [units, units * self.n_traces]
         self.output_size = units
 
     def build(self, input_shape):
@@ -129,15 +130,15 @@ class GFRCell(keras.layers.Layer):
         self.activation.build((None, self.units))
 
     def call(self, inputs, states, training=False):
-        h_prev = ops.reshape(states[0], (-1, self.units, self.n_traces))
-        f_prev = states[1]
+        f_prev = states[0]
+        h_prev = ops.reshape(states[1], (-1, self.units, self.n_traces))
         h = (
             (1.0 - self.decay_rates) * h_prev
             + self.alpha * ops.expand_dims(inputs, -1)
             + _HZ_PER_PER_MS * (self.beta * ops.expand_dims(f_prev, -1))
         )
         f = self.activation(ops.mean(h, axis=-1))
-        return f, [ops.reshape(h, (-1, self.units * self.n_traces)), f]
+        return f, [f, ops.reshape(h, (-1, self.units * self.n_traces))]
 
     def get_initial_state(self, batch_size=None):
         return [
@@ -149,7 +150,7 @@ class GFRCell(keras.layers.Layer):
 
         Args:
             current_pa: `[batch, time, units]` or `[batch, time, 1]` currents (pA).
-            initial_state: optional `[h, f]` as in `call`.
+            initial_state: optional `[f, h]` as in `call`.
 
         Returns:
             `(rates_per_ms, traces)`: `[batch, time, units]` and
@@ -164,11 +165,11 @@ class GFRCell(keras.layers.Layer):
 
         def step(states, current_t):
             _, new_states = self.call(current_t, states)
-            # The states are [h, f]: stacking them over time gives traces and rates.
+            # The states are [f, h]: stacking them over time gives rates and traces.
             # (TensorFlow's scan wants the per-step outputs shaped like the carry.)
             return new_states, new_states
 
-        _, (traces, rates) = ops.scan(step, list(initial_state), ops.moveaxis(current_pa, 1, 0))
+        _, (rates, traces) = ops.scan(step, list(initial_state), ops.moveaxis(current_pa, 1, 0))
         rates = ops.moveaxis(rates, 0, 1)
         traces = ops.reshape(
             ops.moveaxis(traces, 0, 1), (-1, ops.shape(current_pa)[1], self.units, self.n_traces)
