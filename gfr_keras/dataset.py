@@ -65,7 +65,10 @@ def validate_record(record, context="record"):
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isinf(value):
             raise DatasetError(f"{context}: field '{key}': expected a finite number or null, got {value!r}")
-    validate_params(record["params"], context)
+    try:
+        validate_params(record["params"], context)
+    except ParameterError as error:
+        raise DatasetError(str(error)) from None
     params = record["params"]
     if params["bin_size"] != record["bin_size"]:
         raise DatasetError(

@@ -103,4 +103,7 @@ def load_gfr_model(dataset, cell_id, bin_size, activation_bin_size, dtype=None):
     if dtype is None:
         dtype = "float64" if float64_available() else "float32"
     layer = population_from_records(records, return_sequences=True, dtype=dtype, name="gfr")
-    return GFRModel(layer, cell_ids=[cell_id], name=f"gfr_cell_{cell_id}")
+    model = GFRModel(layer, cell_ids=[cell_id], name=f"gfr_cell_{cell_id}")
+    # A built model carries a build config, which .keras loading needs to restore weights.
+    model.build((None, None, 1))
+    return model
