@@ -97,17 +97,30 @@ class PolynomialActivation(keras.layers.Layer):
             name="degree_per_unit",
         )
 
-    def call(self, z):
-        x = (z - self.threshold_pa) / self.max_current_pa
-        squared = ops.square(self.poly_coeff)
+    def read_weights(self):
+        """The tensors `apply` needs, read once so a loop over time can reuse them."""
+        return {
+            "threshold_pa": ops.convert_to_tensor(self.threshold_pa),
+            "squared_coeff": ops.square(self.poly_coeff),
+            "max_current_pa": ops.convert_to_tensor(self.max_current_pa),
+            "max_firing_rate_per_ms": ops.convert_to_tensor(self.max_firing_rate_per_ms),
+        }
+
+    def apply(self, z, weights):
+        """g(z) with weights from `read_weights`."""
+        x = (z - weights["threshold_pa"]) / weights["max_current_pa"]
+        squared = weights["squared_coeff"]
         # Summed in increasing powers like the published code, so values near the
         # threshold, where terms cancel, round the same way.
         poly = squared[:, 0]
-        power = ops.ones_like(x)
+        power = None
         for k in range(1, self.degree + 1):
-            power = power * x
+            power = x if power is None else power * x
             poly = poly + power * squared[:, k]
-        return ops.relu(self.max_firing_rate_per_ms * ops.tanh(poly))
+        return ops.relu(weights["max_firing_rate_per_ms"] * ops.tanh(poly))
+
+    def call(self, z):
+        return self.apply(z, self.read_weights())
 
     def compute_output_shape(self, input_shape):
         return input_shape

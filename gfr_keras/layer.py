@@ -1,6 +1,7 @@
 """`GFR`: a recurrent layer of GFR neurons, in the style of `keras.layers.SimpleRNN`."""
 
 import keras
+from keras import ops
 
 from gfr_keras.cell import GFRCell
 from gfr_keras.input_checks import check_current
@@ -80,6 +81,24 @@ class GFR(keras.layers.RNN):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         check_current(sequences, "current_pa", ndim=3, units=self.units)
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        # Two speed-ups over the generic loop, same maths: the weights are read
+        # once per sequence rather than once per step, and without a mask the
+        # traces are carried as [batch, units, n] instead of the flat public state
+        # (XLA runs that about 2.5x faster). With a mask the flat state stays,
+        # since Keras' JAX loop broadcasts the mask against 2-D states only.
+        cell = self.cell
+        cell._loop.weights = cell.read_weights()
+        try:
+            if mask is not None:
+                return super().inner_loop(sequences, initial_state, mask, training=training)
+            f0, h0 = initial_state
+            h0 = ops.reshape(h0, (-1, cell.units, cell.n_traces))
+            last, outputs, (f, h) = super().inner_loop(sequences, [f0, h0], mask, training=training)
+            return last, outputs, [f, ops.reshape(h, (-1, cell.units * cell.n_traces))]
+        finally:
+            cell._loop.weights = None
 
     def simulate(self, current_pa, initial_state=None):
         """Rates `[batch, time, units]` and traces `[batch, time, units, n]`; see `GFRCell.simulate`."""
