@@ -5,6 +5,7 @@ from gfr_keras.cell import GFRCell
 from gfr_keras.initializers import OneHot
 from gfr_keras.dataset import (
     COLUMNS,
+    REFERENCE_DATASET_PATH,
     DatasetError,
     load_dataset,
     lookup_records,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "COLUMNS",
     "CONFIGURATIONS",
+    "REFERENCE_DATASET_PATH",
     "DatasetError",
     "GFR",
     "GFRCell",

@@ -11,12 +11,17 @@ import json
 import math
 import numbers
 import os
+from importlib import resources
 
 import pandas as pd
 
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.params import ParameterError, validate_params
 from gfr_keras.timescales import CONFIGURATIONS
+
+#: Six reference neurons shipped with the package, one per configuration
+#: (see gfr_keras/data/README.md): the offline default dataset.
+REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "data" / "reference_neurons.json"
 
 #: Columns of each configuration's DataFrame, in order.
 COLUMNS = [

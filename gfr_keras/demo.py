@@ -1,15 +1,10 @@
 """`gfr demo`: the reference neurons driven by one current, printed and plotted."""
 
 import os
-from importlib import resources
-
 import numpy as np
 
-from gfr_keras.dataset import read_dataset
+from gfr_keras.dataset import REFERENCE_DATASET_PATH, read_dataset
 from gfr_keras.models import population_from_records
-
-#: The six reference neurons shipped with the package (see data/README.md).
-REFERENCE_NEURONS_PATH = resources.files("gfr_keras") / "data" / "reference_neurons.json"
 
 
 def demo_current_pa(duration_ms=5000, resolution_ms=1, seed=0):
@@ -54,7 +49,7 @@ def run_demo(out_dir, records=None):
     import matplotlib.pyplot as plt
 
     if records is None:
-        records = read_dataset(REFERENCE_NEURONS_PATH)
+        records = read_dataset(REFERENCE_DATASET_PATH)
     time_ms, current_pa = demo_current_pa()
     results = []
     for bin_size in sorted({r["bin_size"] for r in records}):

@@ -1,0 +1,27 @@
+"""The project as a user meets it: the README's quickstart and the environment."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_quickstart_runs(tmp_path, monkeypatch, capsys):
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    assert blocks, "the README has no python quickstart"
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(compile("\n".join(blocks), "README.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "100102" in out
+    first, last = (float(x) for x in re.search(r"Poisson loss (\S+) -> (\S+)", out).groups())
+    assert last < first
+    assert namespace["traces"].shape == (1, 200, 1, 8)
+
+
+def test_allensdk_and_tensorflow_import_together():
+    import tensorflow as tf
+    from allensdk.core.cell_types_cache import CellTypesCache
+
+    assert tf.__version__.startswith("2.21")
+    assert CellTypesCache is not None
