@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
-RUN := $(UV) run --frozen
+RUN := $(UV) run --no-sync
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test test-tensorflow test-jax benchmark env

@@ -74,9 +74,16 @@ class GFRCell(keras.layers.Layer):
         if not isinstance(units, int) or isinstance(units, bool) or units < 1:
             raise ValueError(f"units: expected a positive integer, got {units!r}")
         if decay_rates is None:
-            decay_rates = decay_rates_for_bin_size(20 if bin_size_ms is None else bin_size_ms)
             if bin_size_ms is None:
                 bin_size_ms = 20
+            decay_rates = decay_rates_for_bin_size(bin_size_ms)
+        elif bin_size_ms is not None:
+            expected_n = len(decay_rates_for_bin_size(bin_size_ms))
+            if np.shape(decay_rates)[-1] != expected_n:
+                raise ValueError(
+                    f"decay_rates: bin_size_ms={bin_size_ms} implies n={expected_n} traces, "
+                    f"got {np.shape(decay_rates)[-1]} rates (pass bin_size_ms=None for a custom set)"
+                )
         lam = np.asarray(decay_rates, dtype=np.float64)
         if lam.ndim not in (1, 2) or (lam.ndim == 2 and lam.shape[0] != units) or lam.shape[-1] < 1:
             raise ValueError(

@@ -268,6 +268,25 @@ def test_bad_constructor_arguments():
         gk.PolynomialActivation(2, degree=-1)
 
 
+def test_decay_rates_must_match_the_bin_size():
+    with pytest.raises(ValueError, match="decay_rates: bin_size_ms=20 implies n=8 traces, got 4"):
+        gk.GFR(2, bin_size_ms=20, decay_rates=[1.0, 0.6321, 0.3935, 0.1813])
+    assert gk.GFR(2, decay_rates=[1.0, 0.6321, 0.3935, 0.1813]).cell.n_traces == 4
+
+
+def test_cell_in_a_plain_keras_rnn_round_trips_through_a_keras_file(tmp_path):
+    inputs = keras.Input((None, 1))
+    cell = gk.GFRCell(3, bin_size_ms=50, degree=2, freeze_alpha_beta=True)
+    model = keras.Model(inputs, keras.layers.RNN(cell, return_sequences=True)(inputs))
+    cell.alpha.assign(np.random.default_rng(0).normal(7, 1, (3, 7)))
+    model.save(tmp_path / "cell.keras")
+    loaded = keras.saving.load_model(tmp_path / "cell.keras")
+    current = step_current()
+    np.testing.assert_array_equal(loaded.predict(current, verbose=0), model.predict(current, verbose=0))
+    assert loaded.layers[-1].cell.get_config() == cell.get_config()
+    assert not loaded.layers[-1].cell.alpha.trainable
+
+
 def test_per_unit_decay_rates():
     layer = gk.GFR(2, decay_rates=[[1.0, 0.5], [1.0, 0.1]], return_sequences=True)
     current = step_current(time=40, amplitude=0.3)
