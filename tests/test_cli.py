@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from gfr_keras.cli import main
+from training.cli import main
 
 
 def test_demo_prints_rates_and_writes_plot(tmp_path, capsys):

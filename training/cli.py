@@ -8,7 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _demo(args):
-    from gfr_keras.demo import print_summary, run_demo
+    from training.demo import print_summary, run_demo
 
     records = None
     if args.dataset:
