@@ -10,7 +10,6 @@ A parameter dict looks like::
 A population of `units` neurons is the same numbers stacked along a first axis.
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -113,6 +112,10 @@ def stack_g_params(g_params_list, context="g_params"):
         raise ParameterError(f"{context}: expected at least one activation dict, got none")
     for i, g in enumerate(g_params_list):
         validate_g_params(g, f"{context}[{i}]")
+    return _stack_validated_g(g_params_list)
+
+
+def _stack_validated_g(g_params_list):
     activation_bin_sizes = [int(g["bin_size"]) for g in g_params_list]
     # One int when the population shares it (the usual case), else one per unit.
     if len(set(activation_bin_sizes)) == 1:
@@ -161,7 +164,7 @@ def stack_params(params_list, context="params"):
                 f"{context}[{i}]: a population needs one configuration: expected "
                 f"bin_size {bin_size} like {context}[0], got {params['bin_size']}"
             )
-    arrays = stack_g_params([p["g"] for p in params_list], context=context)
+    arrays = _stack_validated_g([p["g"] for p in params_list])
     arrays.update(
         {
             "alpha": np.array([p["a"][0] for p in params_list], dtype=np.float64),
@@ -203,10 +206,3 @@ def unstack_params(arrays):
             }
         )
     return params_list
-
-
-def is_finite_number(value):
-    """True for a real, finite number (not a bool)."""
-    return (
-        isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    )
