@@ -17,6 +17,7 @@ from gfr_keras.layer import GFR
 from gfr_keras.metrics import explained_variance, explained_variance_ratio
 from gfr_keras.models import GFRModel, load_gfr_model, population_from_records
 from gfr_keras.params import ParameterError, validate_params
+from gfr_keras.processed import read_processed_cell, write_processed_cell
 from gfr_keras.timescales import CONFIGURATIONS, decay_rates
 
 __version__ = "0.1.0"
@@ -35,6 +36,8 @@ __all__ = [
     "load_gfr_model",
     "lookup_records",
     "population_from_records",
+    "read_processed_cell",
+    "write_processed_cell",
     "read_dataset",
     "validate_record",
     "write_dataset",

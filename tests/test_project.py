@@ -25,3 +25,13 @@ def test_allensdk_and_tensorflow_import_together():
 
     assert tf.__version__.startswith("2.21")
     assert CellTypesCache is not None
+
+
+def test_network_connections_fail_the_tests():
+    import socket
+
+    import pytest
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        with pytest.raises(AssertionError, match="a test tried to open a network connection"):
+            sock.connect(("93.184.216.34", 80))

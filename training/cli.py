@@ -32,6 +32,19 @@ def build_parser():
         "--dataset", help="a dataset JSON to take the neurons from (default: the shipped reference neurons)"
     )
     demo.set_defaults(run=_demo)
+
+    from training import preprocess, synth_cells
+
+    stage = commands.add_parser(
+        "synth-cells", help="write an offline CellTypesCache of GLIF cells built from real Allen cells"
+    )
+    synth_cells.add_arguments(stage)
+    stage.set_defaults(run=synth_cells.run)
+    stage = commands.add_parser(
+        "preprocess", help="bin Allen recordings (read with allensdk) into one HDF5 file per cell"
+    )
+    preprocess.add_arguments(stage)
+    stage.set_defaults(run=preprocess.run)
     return parser
 
 

@@ -1,0 +1,84 @@
+"""The processed-cell HDF5 format: binned current and rate per sweep.
+
+One file per cell, `PROCESSED_DIR/<cell_id>.h5`::
+
+    /                      attrs: cell_id, max_firing_rate_per_ms, sampling_rate_hz,
+                                  species, cre_line, format_version
+    /sweeps/<sweep_number>/  attrs: stimulus_name
+        current_pa_<B>ms     float64 [bins]   mean current in each bin (pA)
+        rate_per_ms_<B>ms    float64 [bins]   spikes in the bin / B (1/ms)
+
+for every bin size `B` in `gfr_keras.preprocessing.BIN_SIZES_MS`. Later stages
+read only this format (see docs/processed_format.md).
+"""
+
+import os
+
+import h5py
+import numpy as np
+
+from gfr_keras.io_utils import atomic_path
+
+FORMAT_VERSION = 1
+_ROOT_ATTRS = ("cell_id", "max_firing_rate_per_ms", "sampling_rate_hz", "species", "cre_line")
+
+
+def write_processed_cell(cell, path):
+    """Write one processed cell atomically (temp file, then rename).
+
+    Args:
+        cell: dict with the root attributes (`cell_id`, `max_firing_rate_per_ms`,
+            `sampling_rate_hz`, `species`, `cre_line`) and `sweeps`: a dict
+            `{sweep_number: {"stimulus_name": str, "current_pa": {B: array},
+            "rate_per_ms": {B: array}}}`.
+        path: destination `.h5` file.
+    """
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as handle:
+            for key in _ROOT_ATTRS:
+                handle.attrs[key] = cell[key]
+            handle.attrs["format_version"] = FORMAT_VERSION
+            sweeps = handle.create_group("sweeps")
+            for sweep_number in sorted(cell["sweeps"]):
+                sweep = cell["sweeps"][sweep_number]
+                group = sweeps.create_group(str(int(sweep_number)))
+                group.attrs["stimulus_name"] = sweep["stimulus_name"]
+                for bin_size, values in sorted(sweep["current_pa"].items()):
+                    group.create_dataset(f"current_pa_{bin_size}ms", data=np.asarray(values, np.float64))
+                for bin_size, values in sorted(sweep["rate_per_ms"].items()):
+                    group.create_dataset(f"rate_per_ms_{bin_size}ms", data=np.asarray(values, np.float64))
+
+
+def read_processed_cell(path):
+    """Read a processed cell file into the dict `write_processed_cell` takes.
+
+    Raises:
+        ValueError naming the file and what is missing if it is not in this format.
+    """
+    path = os.fspath(path)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({error})") from None
+    with handle:
+        missing = [key for key in _ROOT_ATTRS if key not in handle.attrs]
+        if missing or "sweeps" not in handle:
+            raise ValueError(f"{path}: not a processed cell file (missing {missing or ['/sweeps']})")
+        cell = {key: _plain(handle.attrs[key]) for key in _ROOT_ATTRS}
+        cell["sweeps"] = {}
+        for name, group in handle["sweeps"].items():
+            sweep = {"stimulus_name": _plain(group.attrs["stimulus_name"]), "current_pa": {}, "rate_per_ms": {}}
+            for dataset_name, dataset in group.items():
+                kind, _, bin_part = dataset_name.rpartition("_")
+                bin_size = int(bin_part.removesuffix("ms"))
+                sweep[kind][bin_size] = dataset[()]
+            cell["sweeps"][int(name)] = sweep
+    return cell
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,238 @@
+"""Allen ingestion through allensdk, on a synthetic cell bank written by `gfr synth-cells`."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from gfr_keras.preprocessing import BIN_SIZES_MS
+from gfr_keras.processed import read_processed_cell
+from training.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CORRUPT, NO_NOISE_2, NO_SPIKES = 900000001, 900000002, 900000003
+
+
+@pytest.fixture(scope="session")
+def bank(tmp_path_factory):
+    """Three synthetic cells, made by the real command (GLIF simulations, NWB files)."""
+    out = tmp_path_factory.mktemp("bank")
+    assert main(["synth-cells", "--n", "3", "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def broken_bank(bank, tmp_path_factory):
+    """The bank plus a truncated NWB, a cell without Noise 2 and a cell without spikes."""
+    out = tmp_path_factory.mktemp("broken_bank")
+    shutil.copytree(bank, out, dirs_exist_ok=True)
+    cells = json.loads((out / "cells.json").read_text())
+    source_id = cells[0]["specimen__id"]
+    source = out / f"specimen_{source_id}"
+    for new_id in (CORRUPT, NO_NOISE_2, NO_SPIKES):
+        shutil.copytree(source, out / f"specimen_{new_id}")
+        cells.append({**cells[0], "specimen__id": new_id})
+    (out / "cells.json").write_text(json.dumps(cells))
+    corrupt = out / f"specimen_{CORRUPT}" / "ephys.nwb"
+    corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 3])
+    with h5py.File(out / f"specimen_{NO_NOISE_2}" / "ephys.nwb", "a") as handle:
+        for name, group in list(handle["stimulus/presentation"].items()):
+            if group["aibs_stimulus_name"][()] == b"Noise 2":
+                number = name.split("_")[1]
+                del handle[f"epochs/Sweep_{number}"], handle[f"epochs/Experiment_{number}"]
+    with h5py.File(out / f"specimen_{NO_SPIKES}" / "ephys.nwb", "a") as handle:
+        del handle["analysis/spike_times"]
+    return out
+
+
+@pytest.fixture(scope="session")
+def processed(bank, tmp_path_factory):
+    out = tmp_path_factory.mktemp("processed")
+    assert main(["preprocess", "--manifest", str(bank / "manifest.json"), "--out", str(out), "--plots"]) == 0
+    return out
+
+
+def _nwb_sweeps(path):
+    """Stimulus name, spikes and window inputs of every sweep, read with h5py alone."""
+    sweeps = {}
+    with h5py.File(path, "r") as handle:
+        for name, group in handle["stimulus/presentation"].items():
+            number = int(name.split("_")[1])
+            sweeps[number] = {
+                "stimulus_name": group["aibs_stimulus_name"][()].decode(),
+                "spike_times_s": handle[f"analysis/spike_times/{name}"][()],
+                "current_pa": group["data"][()] * 1e12,
+                "rate_hz": group["starting_time"].attrs["rate"],
+            }
+    return sweeps
+
+
+def test_bank_is_a_cell_types_cache_of_real_cells(bank):
+    from allensdk.core.cell_types_cache import CellTypesCache
+
+    cells = CellTypesCache(manifest_file=str(bank / "manifest.json")).get_cells()
+    metadata = __import__("pandas").read_csv(ROOT / "gfr_keras" / "data" / "allen_cell_types_metadata.csv")
+    real = metadata.set_index("specimen__id")
+    assert len(cells) == 3
+    for cell in cells:
+        assert cell["species"] == real.loc[cell["id"], "donor__species"]
+        nwb = bank / f"specimen_{cell['id']}" / "ephys.nwb"
+        assert nwb.stat().st_size < 6e6
+        sweeps = json.loads((bank / f"specimen_{cell['id']}" / "ephys_sweeps.json").read_text())
+        names = [s["stimulus_name"] for s in sweeps]
+        assert names.count("Noise 1") == 3 and names.count("Noise 2") == 3 and names.count("Test") == 1
+        assert 10 <= names.count("Long Square") <= 15 and names.count("Ramp") == 1
+
+
+def test_repeats_differ_but_share_their_stimulus(bank):
+    cell_dir = next(bank.glob("specimen_*"))
+    sweeps = _nwb_sweeps(cell_dir / "ephys.nwb")
+    noise_1 = [s for s in sweeps.values() if s["stimulus_name"] == "Noise 1"]
+    noise_2 = [s for s in sweeps.values() if s["stimulus_name"] == "Noise 2"]
+    np.testing.assert_array_equal(noise_1[0]["current_pa"], noise_1[1]["current_pa"])
+    assert not np.array_equal(noise_1[0]["current_pa"], noise_2[0]["current_pa"])
+    assert not np.array_equal(noise_1[0]["spike_times_s"], noise_1[1]["spike_times_s"])
+
+
+def test_processed_files_have_the_documented_layout(bank, processed):
+    files = sorted(processed.glob("*.h5"))
+    assert len(files) == 3
+    with h5py.File(files[0], "r") as handle:
+        assert {"cell_id", "max_firing_rate_per_ms", "sampling_rate_hz", "species", "cre_line"} <= set(handle.attrs)
+        sweep = next(iter(handle["sweeps"].values()))
+        assert "stimulus_name" in sweep.attrs
+        assert {f"current_pa_{b}ms" for b in BIN_SIZES_MS} | {f"rate_per_ms_{b}ms" for b in BIN_SIZES_MS} == set(sweep)
+    assert (processed / "cell_ids.csv").read_text().splitlines()[0] == "cell_id"
+    assert sorted(p.name for p in (processed / "plots").glob("*.png")) == sorted(f.stem + ".png" for f in files)
+
+
+def test_sweeps_grouped_by_stimulus_and_spikes_conserved(bank, processed):
+    for path in processed.glob("*.h5"):
+        cell = read_processed_cell(path)
+        nwb = _nwb_sweeps(bank / f"specimen_{cell['cell_id']}" / "ephys.nwb")
+        names = [s["stimulus_name"] for s in cell["sweeps"].values()]
+        assert "Test" not in names
+        assert sorted(set(names)) == ["Long Square", "Noise 1", "Noise 2", "Ramp"]
+        for number, sweep in cell["sweeps"].items():
+            assert sweep["stimulus_name"] == nwb[number]["stimulus_name"]
+            lengths = {b: len(sweep["rate_per_ms"][b]) for b in BIN_SIZES_MS}
+            for b in BIN_SIZES_MS:
+                # Every bin size covers the same window: counts agree up to the last partial bin.
+                assert lengths[b] == pytest.approx(lengths[10] * 10 / b, abs=1)
+            spikes = nwb[number]["spike_times_s"]
+            counts = sweep["rate_per_ms"][10] * 10
+            np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)  # whole spikes per bin
+            binned_spikes = int(np.round(counts.sum()))
+            assert binned_spikes <= len(spikes)
+            if sweep["stimulus_name"] in ("Long Square", "Noise 1", "Noise 2"):
+                # These windows run to the end of the sweep: only the test pulse and
+                # the pre-onset second are dropped, where the cells do not fire.
+                onset_s = 1.0
+                assert binned_spikes == np.sum((spikes >= onset_s - 1e-4) & (spikes < len(nwb[number]["current_pa"]) / 1e4 - 0.01))
+
+
+def test_onset_and_test_pulse_are_excluded(bank, processed):
+    cell = read_processed_cell(next(processed.glob("*.h5")))
+    for sweep in cell["sweeps"].values():
+        if sweep["stimulus_name"] == "Long Square":
+            # The window starts at the last sample before the step (the first non-zero
+            # difference, as in the published code): the first 10 ms bin holds one
+            # zero sample and 99 at the amplitude; the test pulse and the silent
+            # second before the onset are gone.
+            current = sweep["current_pa"][10]
+            assert current[0] == pytest.approx(current[1] * 99 / 100, rel=1e-6)
+            assert len(current) == 200  # 2 s from the onset to the end of the 3 s sweep
+            # ...and so the step's last sample falls in bin 100.
+            assert current[100] == pytest.approx(current[1] / 100, rel=1e-6)
+            assert np.all(current[101:] == 0.0)
+
+
+def test_max_firing_rate_matches_the_simulated_spikes(bank, processed):
+    for path in processed.glob("*.h5"):
+        cell = read_processed_cell(path)
+        nwb = _nwb_sweeps(bank / f"specimen_{cell['cell_id']}" / "ephys.nwb")
+        shortest_isi_ms = min(
+            np.diff(np.sort(s["spike_times_s"])).min() * 1000 for s in nwb.values() if len(s["spike_times_s"]) > 1
+        )
+        assert cell["max_firing_rate_per_ms"] == pytest.approx(1 / shortest_isi_ms)
+        assert cell["sampling_rate_hz"] == 10_000
+
+
+def _run_preprocess(manifest, out):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "training.cli", "preprocess", "--manifest", str(manifest), "--out", str(out)]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _snapshot(folder):
+    cells = {p.name: read_processed_cell(p) for p in sorted(folder.glob("*.h5"))}
+    return cells, (folder / "failures.csv").read_text()
+
+
+def _assert_same(a, b):
+    (cells_a, failures_a), (cells_b, failures_b) = a, b
+    assert failures_a == failures_b
+    assert cells_a.keys() == cells_b.keys()
+    for name in cells_a:
+        for number, sweep in cells_a[name]["sweeps"].items():
+            for b in BIN_SIZES_MS:
+                np.testing.assert_array_equal(sweep["rate_per_ms"][b], cells_b[name]["sweeps"][number]["rate_per_ms"][b])
+                np.testing.assert_array_equal(sweep["current_pa"][b], cells_b[name]["sweeps"][number]["current_pa"][b])
+
+
+def test_failing_cells_are_recorded_and_the_others_finish(broken_bank, tmp_path):
+    out = tmp_path / "processed"
+    assert main(["preprocess", "--manifest", str(broken_bank / "manifest.json"), "--out", str(out)]) == 0
+    with open(out / "failures.csv", newline="") as handle:
+        reasons = {int(row["cell_id"]): row["reason"] for row in csv.DictReader(handle)}
+    assert set(reasons) == {CORRUPT, NO_NOISE_2, NO_SPIKES}
+    assert "cannot read the NWB file" in reasons[CORRUPT]
+    assert reasons[NO_NOISE_2].startswith("missing stimulus: Noise 2")
+    assert reasons[NO_SPIKES] == "no spikes in any sweep"
+    assert len(list(out.glob("*.h5"))) == 3
+
+
+def test_killed_run_resumes_to_the_same_files(broken_bank, tmp_path):
+    manifest = broken_bank / "manifest.json"
+    reference = tmp_path / "uninterrupted"
+    assert _run_preprocess(manifest, reference).wait(timeout=300) == 0
+
+    out = tmp_path / "killed"
+    process = _run_preprocess(manifest, out)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(out.glob("*.h5")):
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    finished = list(out.glob("*.h5"))
+    assert 1 <= len(finished) < 3, "the run was not killed mid-way"
+    for path in finished:
+        read_processed_cell(path)  # every file there is complete
+
+    rerun = _run_preprocess(manifest, out)
+    output, _ = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, output
+    assert f"{len(finished)} skipped" in output
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    _assert_same(_snapshot(out), _snapshot(reference))
+
+
+def test_cell_ids_file_selects_cells_and_bad_ids_are_named(bank, tmp_path, capsys):
+    ids = tmp_path / "ids.csv"
+    cell_id = json.loads((bank / "cells.json").read_text())[1]["specimen__id"]
+    ids.write_text(f"cell_id\n{cell_id}\n")
+    out = tmp_path / "one"
+    assert main(["preprocess", "--manifest", str(bank / "manifest.json"), "--out", str(out), "--cell-ids", str(ids)]) == 0
+    assert [p.stem for p in out.glob("*.h5")] == [str(cell_id)]
+    ids.write_text("cell_id\n123\nabc\n")
+    assert main(["preprocess", "--manifest", str(bank / "manifest.json"), "--out", str(out), "--cell-ids", str(ids)]) == 2
+    assert "ids.csv: line 3: expected a cell id, got 'abc'" in capsys.readouterr().err
