@@ -6,18 +6,26 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --no-sync
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-tensorflow test-jax benchmark env
+.PHONY: demo test benchmark env shipped-dataset
 
 env:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen --all-extras
 
-# The reference neurons, then the offline ingestion path: a 12-cell synthetic bank
-# (GLIF cells built from real Allen cells) read back through allensdk and binned.
+# The reference neurons, then the whole offline pipeline: a 12-cell synthetic bank
+# (GLIF cells built from real Allen cells) read back through allensdk and binned,
+# fitted at all six configurations with the quick test protocol, merged into a dataset.
+CONFIGURATIONS := 10,20 10,100 20,20 20,100 50,100 100,100
 demo: env
 	$(RUN) gfr demo --out demo_output
 	$(RUN) gfr synth-cells --n 12 --seed 0 --out demo_output/cell_bank
 	$(RUN) gfr preprocess --manifest demo_output/cell_bank/manifest.json --out demo_output/processed --plots
+	for config in $(CONFIGURATIONS); do \
+		bin=$${config%,*}; actv=$${config#*,}; \
+		$(RUN) gfr fit --processed demo_output/processed --bin-size $$bin --activation-bin-size $$actv \
+			--config configs/test.json --out demo_output/fits_$${bin}_$${actv} || exit 1; \
+	done
+	$(RUN) gfr build-dataset --fits demo_output/fits_* --out demo_output/gfr_dataset.json
 
 # Everything under the TensorFlow backend, then the backend-agnostic tests under JAX.
 test: env
@@ -26,3 +34,16 @@ test: env
 
 benchmark: env
 	$(RUN) python benchmarks/cell_throughput.py
+
+# The dataset shipped in gfr_keras/data/gfr_dataset.json: the full default protocol,
+# all six configurations, on a 50-cell synthetic bank (about 25 minutes on 2 cores).
+SHIP := build/shipped
+shipped-dataset: env
+	$(RUN) gfr synth-cells --n 50 --seed 2026 --out $(SHIP)/cell_bank
+	$(RUN) gfr preprocess --manifest $(SHIP)/cell_bank/manifest.json --out $(SHIP)/processed
+	for config in $(CONFIGURATIONS); do \
+		bin=$${config%,*}; actv=$${config#*,}; \
+		$(RUN) gfr fit --processed $(SHIP)/processed --bin-size $$bin --activation-bin-size $$actv \
+			--config configs/default.json --out $(SHIP)/fits_$${bin}_$${actv} || exit 1; \
+	done
+	$(RUN) gfr build-dataset --fits $(SHIP)/fits_* --out gfr_keras/data/gfr_dataset.json

@@ -1,10 +1,12 @@
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import h5py
 import numpy as np
 import pytest
 
@@ -89,3 +91,55 @@ def float32_rate_error_scale(params, traces):
     z_error = FLOAT32_EPS * np.abs(traces).mean(axis=-1) + FLOAT32_EPS * np.abs(z - g["b"][0])
     poly_error = np.abs(slope_poly) * z_error / g["max_current"][0] + FLOAT32_EPS * np.abs(terms).sum(axis=0)
     return 16 * dtanh * poly_error
+
+
+# -- a synthetic cell bank, made once per session by the real commands ------------------
+
+CORRUPT, NO_NOISE_2, NO_SPIKES = 900000001, 900000002, 900000003
+
+
+@pytest.fixture(scope="session")
+def bank(tmp_path_factory):
+    """Three synthetic cells, made by the real command (GLIF simulations, NWB files)."""
+    out = tmp_path_factory.mktemp("bank")
+    assert _gfr(["synth-cells", "--n", "3", "--seed", "1", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def broken_bank(bank, tmp_path_factory):
+    """The bank plus a truncated NWB, a cell without Noise 2 and a cell without spikes."""
+    out = tmp_path_factory.mktemp("broken_bank")
+    shutil.copytree(bank, out, dirs_exist_ok=True)
+    cells = json.loads((out / "cells.json").read_text())
+    source_id = cells[0]["specimen__id"]
+    source = out / f"specimen_{source_id}"
+    for new_id in (CORRUPT, NO_NOISE_2, NO_SPIKES):
+        shutil.copytree(source, out / f"specimen_{new_id}")
+        cells.append({**cells[0], "specimen__id": new_id})
+    (out / "cells.json").write_text(json.dumps(cells))
+    corrupt = out / f"specimen_{CORRUPT}" / "ephys.nwb"
+    corrupt.write_bytes(corrupt.read_bytes()[: corrupt.stat().st_size // 3])
+    with h5py.File(out / f"specimen_{NO_NOISE_2}" / "ephys.nwb", "a") as handle:
+        for name, group in list(handle["stimulus/presentation"].items()):
+            if group["aibs_stimulus_name"][()] == b"Noise 2":
+                number = name.split("_")[1]
+                del handle[f"epochs/Sweep_{number}"], handle[f"epochs/Experiment_{number}"]
+    with h5py.File(out / f"specimen_{NO_SPIKES}" / "ephys.nwb", "a") as handle:
+        del handle["analysis/spike_times"]
+    return out
+
+
+@pytest.fixture(scope="session")
+def processed(bank, tmp_path_factory):
+    out = tmp_path_factory.mktemp("processed")
+    assert _gfr(["preprocess", "--manifest", str(bank / "manifest.json"), "--out", str(out), "--plots"]) == 0
+    return out
+
+
+
+
+def _gfr(argv):
+    from training.cli import main
+
+    return main(argv)

@@ -33,7 +33,7 @@ def build_parser():
     )
     demo.set_defaults(run=_demo)
 
-    from training import preprocess, synth_cells
+    from training import build_dataset, fit, preprocess, synth_cells
 
     stage = commands.add_parser(
         "synth-cells", help="write an offline CellTypesCache of GLIF cells built from real Allen cells"
@@ -45,6 +45,12 @@ def build_parser():
     )
     preprocess.add_arguments(stage)
     stage.set_defaults(run=preprocess.run)
+    stage = commands.add_parser("fit", help="fit GFR neurons to processed cells, a population at a time")
+    fit.add_arguments(stage)
+    stage.set_defaults(run=fit.run)
+    stage = commands.add_parser("build-dataset", help="merge fits into the JSON parameter dataset")
+    build_dataset.add_arguments(stage)
+    stage.set_defaults(run=build_dataset.run)
     return parser
 
 

@@ -1,0 +1,96 @@
+"""`gfr fit` and `gfr build-dataset` on the processed synthetic bank."""
+
+import json
+
+import pytest
+
+import gfr_keras as gk
+from training.build_dataset import build_records, passes_filters
+from training.cli import main
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+TEST_CONFIG = str(ROOT / "configs" / "test.json")
+
+
+def fit(processed, out, *extra):
+    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20"]
+    return main(argv + ["--config", TEST_CONFIG, "--out", str(out), *extra])
+
+
+@pytest.fixture(scope="module")
+def fits(processed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fits")
+    assert fit(processed, out) == 0
+    return out
+
+
+def test_fit_writes_one_result_per_cell(fits, processed):
+    results = {p.stem: json.loads(p.read_text()) for p in fits.glob("*.json")}
+    assert sorted(results) == sorted(p.stem for p in processed.glob("*.h5"))
+    for result in results.values():
+        assert result["status"] == "ok"
+        gk.validate_params(result["params"])
+        assert result["params"]["bin_size"] == 20 and result["params"]["g"]["bin_size"] == 20
+        assert len(result["train_losses"]) == len(result["test_losses"]) == result["epochs"] <= 10
+        assert result["train_loss"] == result["train_losses"][-1]
+        assert -1.0 < result["test_evr"] <= 1.0
+    assert (fits / "evr_histogram.png").stat().st_size > 10_000
+
+
+def test_rerun_fits_only_missing_cells_and_shards_partition(fits, processed, tmp_path, capsys):
+    victim = sorted(fits.glob("*.json"))[0]
+    before = {p.name: p.read_text() for p in fits.glob("*.json")}
+    victim.unlink()
+    capsys.readouterr()
+    assert fit(processed, fits) == 0
+    assert "2 already fitted" in capsys.readouterr().out
+    after = {p.name: p.read_text() for p in fits.glob("*.json")}
+    assert after.keys() == before.keys()
+    for name in before:
+        if name != victim.name:
+            assert after[name] == before[name]  # untouched
+    ids = set()
+    for shard in ("0/2", "1/2"):
+        out = tmp_path / shard.replace("/", "_")
+        assert fit(processed, out, "--shard", shard) == 0
+        ids |= {p.stem for p in out.glob("*.json")}
+    assert ids == {p.stem for p in processed.glob("*.h5")}
+
+
+def test_build_dataset_applies_the_filters_and_prints_the_table(fits, tmp_path, capsys):
+    out = tmp_path / "gfr_dataset.json"
+    assert main(["build-dataset", "--fits", str(fits), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    records = gk.read_dataset(out)
+    fitted = [json.loads(p.read_text()) for p in fits.glob("*.json")]
+    kept = [f for f in fitted if f["val_evr"] > 0.5 and f["train_loss"] < 0.45]
+    assert sorted(r["cell_id"] for r in records) == sorted(f["cell_id"] for f in kept)
+    assert f"20 | 20 | {len(fitted)} | {len(fitted)} | {len(kept)} |" in printed
+    frames = gk.load_dataset(out)
+    assert len(frames[(20, 20)]) == len(kept)
+    if kept:
+        model = gk.load_gfr_model(frames, kept[0]["cell_id"], 20, 20)
+        assert model.get_params() == kept[0]["params"]
+
+
+def test_filters_and_duplicates():
+    base = {"status": "ok", "val_evr": 0.6, "train_loss": 0.3}
+    assert passes_filters(base)
+    assert not passes_filters({**base, "val_evr": 0.5})
+    assert not passes_filters({**base, "train_loss": 0.45})
+    assert not passes_filters({**base, "status": "failed: x"})
+    fit_record = {"cell_id": 1, "bin_size": 20, "actv_bin_size": 20, "_path": "a/1.json", "status": "failed: x"}
+    with pytest.raises(ValueError, match="cell 1 at \\[20, 20\\] is also in a/1.json"):
+        build_records([fit_record, {**fit_record, "_path": "b/1.json"}])
+
+
+def test_bad_arguments_are_named(processed, tmp_path, capsys):
+    assert main(["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "50", "--out", str(tmp_path)]) == 2
+    assert "--bin-size/--activation-bin-size: expected one of" in capsys.readouterr().err
+    assert fit(processed, tmp_path, "--shard", "3/2") == 2
+    assert "--shard: expected 0 <= i < n, got '3/2'" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"activation_epochs": 1, "activation_repeats": 1, "hparams": [{"lr": 0.1}]}')
+    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20"]
+    assert main(argv + ["--config", str(bad), "--out", str(tmp_path)]) == 2
+    assert "bad.json: field 'hparams[0]'" in capsys.readouterr().err

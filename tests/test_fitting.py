@@ -1,0 +1,84 @@
+"""Population fitting: a cell fits the same alone or among 50, and NaN stays in its cell."""
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from gfr_keras.fitting import fit_cells, initial_activation
+from gfr_keras.processed import read_processed_cell
+
+QUICK = {
+    "activation_epochs": 60,
+    "activation_repeats": 3,
+    "hparams": [{"lr": 1e-2, "epochs": 6}, {"lr": 1e-3, "epochs": 6}, {"lr": 1e-4, "epochs": 6}],
+}
+
+
+@pytest.fixture(scope="module")
+def cells(processed):
+    return [read_processed_cell(p) for p in sorted(processed.glob("*.h5"))]
+
+
+def variants(cells, n, seed=0):
+    """`n` distinct cells made from the real ones: scaled currents, dropped sweeps, new ids."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        cell = copy.deepcopy(cells[i % len(cells)])
+        cell["cell_id"] = 800000000 + i
+        scale = rng.uniform(0.8, 1.2)
+        for number in list(cell["sweeps"]):
+            sweep = cell["sweeps"][number]
+            if sweep["stimulus_name"] == "Long Square" and rng.random() < 0.2:
+                del cell["sweeps"][number]
+                continue
+            for b in sweep["current_pa"]:
+                sweep["current_pa"][b] = sweep["current_pa"][b] * scale
+        out.append(cell)
+    return out
+
+
+def assert_same_fit(alone, among):
+    assert alone["status"] == among["status"] == "ok"
+    for key in ("a", "b"):
+        np.testing.assert_allclose(alone["params"][key], among["params"][key], rtol=2e-4, atol=1e-6)
+    np.testing.assert_allclose(alone["params"]["g"]["poly_coeff"], among["params"]["g"]["poly_coeff"], rtol=2e-4)
+    assert alone["params"]["g"]["b"] == pytest.approx(among["params"]["g"]["b"], rel=2e-4)
+    assert alone["val_evr"] == pytest.approx(among["val_evr"], rel=1e-3, abs=1e-4)
+    assert alone["test_evr"] == pytest.approx(among["test_evr"], rel=1e-3, abs=1e-4)
+    assert alone["lr"] == among["lr"] and alone["epochs"] == among["epochs"]
+    np.testing.assert_allclose(alone["train_losses"], among["train_losses"], rtol=2e-4)
+
+
+def test_a_cell_fits_the_same_alone_and_in_a_population_of_50(cells):
+    population = variants(cells, 50)
+    among = fit_cells(population, 20, 20, config=QUICK)
+    for index in (7, 49):
+        alone = fit_cells([population[index]], 20, 20, config=QUICK)[0]
+        assert_same_fit(alone, among[index])
+    assert all(r["status"] == "ok" for r in among)
+
+
+def test_a_nan_cell_fails_without_touching_its_neighbours(cells):
+    population = variants(cells, 6, seed=1)
+    clean = fit_cells(population, 20, 20, config=QUICK)
+    broken = copy.deepcopy(population)
+    for sweep in broken[2]["sweeps"].values():
+        if sweep["stimulus_name"] == "Noise 1":
+            sweep["current_pa"][20][50] = math.nan
+    fitted = fit_cells(broken, 20, 20, config=QUICK)
+    assert fitted[2]["status"].startswith("failed")
+    assert "NaN" in fitted[2]["status"]
+    for index in (0, 1, 3, 4, 5):
+        assert_same_fit(clean[index], fitted[index])
+
+
+def test_initial_activation_follows_the_published_rule():
+    current = np.array([50.0, 10.0, 30.0, 70.0, 90.0])
+    rate = np.array([0.02, 0.0, 0.005, 0.04, 0.06])
+    b, coeff, sigma = initial_activation(current, rate, 1, np.random.default_rng(0))
+    # sorted: 10, 30, 50, 70, 90; the first rate > 0.01 is at 50 -> b is the pair below it, 30 pA
+    assert b == 30.0 and sigma == 90.0
+    assert coeff[1] == pytest.approx(abs((0.06 - 0.005) / (90 - 30)) * 90)
