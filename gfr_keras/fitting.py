@@ -12,6 +12,8 @@ The training loop is a `tf.function` over `keras` layers (TensorFlow backend).
 """
 
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -184,7 +186,7 @@ def _fresh_params(g, bin_size_ms):
     return {"a": [[float(n)] + [0.0] * (n - 1)], "b": [[0.0] * n], "ds": lam, "bin_size": bin_size_ms, "g": g}
 
 
-def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None):
+def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, stats=None):
     """Fit alpha and beta of every cell with its activation frozen (spec section 6).
 
     One population holds `len(hparams)` copies of every cell, one per learning-rate
@@ -198,6 +200,10 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         activations: `fit_activations` results (same order).
         bin_size_ms: model bin size.
         C: L1 penalty on alpha and beta.
+        jit_compile: XLA for the training step; default on up to 300 units
+            (measured faster there on CPU, slower above).
+        stats: optional dict; receives `epoch_seconds`, the wall time of every
+            epoch (the first includes tracing and compilation).
 
     Returns:
         list (one per cell) of dicts: `params`, `val_evr`, `test_evr`,
@@ -270,7 +276,9 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
     failed = np.zeros(n_units, bool)
     epochs = np.zeros(n_units, int)
     repeats = int(config["early_stop_repeats"])
+    epoch_seconds = []
     for epoch in range(max(int(r["epochs"]) for r in runs)):
+        epoch_started = time.perf_counter()
         for run, r in enumerate(runs):
             if epoch >= int(r["epochs"]):
                 active[run * n_cells : (run + 1) * n_cells] = False
@@ -292,6 +300,9 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
                 active[unit] = False
             elif len(train_curves[unit]) >= repeats and len(set(train_curves[unit][-repeats:])) == 1:
                 active[unit] = False  # early stop: the loss no longer changes
+        epoch_seconds.append(time.perf_counter() - epoch_started)
+    if stats is not None:
+        stats["epoch_seconds"] = epoch_seconds
 
     fitted = layer.get_params()
     val = groups[VALIDATION_STIMULUS]
