@@ -152,7 +152,7 @@ def protocol(features, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
     """Allen-like sweeps for one cell: `[(stimulus_name, current_pa [samples], amplitude_pa)]`.
 
     Long Square: 1 s steps from rheobase - 40 pA to rheobase + 200 pA in 20 pA
-    steps. Ramp: 25 pA/s from the onset to 2 x rheobase + 100 pA, where the
+    steps (skipping 0 pA). Ramp: 25 pA/s from the onset to 2 x rheobase + 100 pA, where the
     recording stops (current and voltage 0 afterwards). Noise 1 and Noise 2:
     frozen pink noise (CV 0.2) in three 3 s epochs at 0.75, 1.0 and 1.5 x
     rheobase, `repeats` times each, different waveforms for 1 and 2. Test: the
@@ -164,6 +164,8 @@ def protocol(features, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
     sweeps = [("Test", _with_test_pulse(np.zeros(int(0.5 * rate)), rate), 0.0)]
     for amplitude in np.arange(rheobase - 40.0, rheobase + 200.0 + 1e-9, 20.0):
         amplitude = float(round(amplitude, 1))
+        if amplitude == 0.0:
+            continue  # a 0 pA step has no onset; Allen's protocol has none either
         current = np.zeros(int(3.0 * rate))
         current[onset : onset + int(1.0 * rate)] = amplitude
         sweeps.append(("Long Square", _with_test_pulse(current, rate), amplitude))
