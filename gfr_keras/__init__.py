@@ -6,6 +6,7 @@ from gfr_keras.initializers import OneHot
 from gfr_keras.dataset import (
     COLUMNS,
     REFERENCE_DATASET_PATH,
+    SHIPPED_DATASET_PATH,
     DatasetError,
     load_dataset,
     lookup_records,
@@ -26,6 +27,7 @@ __all__ = [
     "COLUMNS",
     "CONFIGURATIONS",
     "REFERENCE_DATASET_PATH",
+    "SHIPPED_DATASET_PATH",
     "DatasetError",
     "GFR",
     "GFRCell",

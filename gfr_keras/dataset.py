@@ -23,6 +23,11 @@ from gfr_keras.timescales import CONFIGURATIONS
 #: (see gfr_keras/data/README.md): the offline default dataset.
 REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "data" / "reference_neurons.json"
 
+#: The dataset shipped with the package: the full default protocol, all six
+#: configurations, on a 50-cell synthetic bank (`make shipped-dataset`; see
+#: gfr_keras/data/README.md).
+SHIPPED_DATASET_PATH = resources.files("gfr_keras") / "data" / "gfr_dataset.json"
+
 #: Columns of each configuration's DataFrame, in order.
 COLUMNS = [
     "cell_id",

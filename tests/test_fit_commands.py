@@ -37,7 +37,7 @@ def test_fit_writes_one_result_per_cell(fits, processed):
     assert (fits / "evr_histogram.png").stat().st_size > 10_000
 
 
-def test_rerun_fits_only_missing_cells_and_shards_partition(fits, processed, tmp_path, capsys):
+def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, processed, tmp_path, capsys):
     victim = sorted(fits.glob("*.json"))[0]
     before = {p.name: p.read_text() for p in fits.glob("*.json")}
     victim.unlink()
@@ -52,7 +52,7 @@ def test_rerun_fits_only_missing_cells_and_shards_partition(fits, processed, tmp
     ids = set()
     for shard in ("0/2", "1/2"):
         out = tmp_path / shard.replace("/", "_")
-        assert fit(processed, out, "--shard", shard) == 0
+        assert fit(processed, out, "--shard", shard, "--chunk-size", "1") == 0
         ids |= {p.stem for p in out.glob("*.json")}
     assert ids == {p.stem for p in processed.glob("*.h5")}
 

@@ -47,7 +47,7 @@ def build_records(fits):
     """Dataset records from fits that pass the filters; the table of counts per configuration."""
     from gfr_keras.timescales import CONFIGURATIONS
 
-    records, table = [], {c: {"fitted": 0, "ok": 0, "kept": 0, "test_evr": []} for c in CONFIGURATIONS}
+    records, table = [], {c: {"fitted": 0, "ok": 0, "kept": 0, "test_evr": [], "all_test_evr": []} for c in CONFIGURATIONS}
     seen = {}
     for fit in fits:
         key = (fit["bin_size"], fit["actv_bin_size"])
@@ -60,6 +60,8 @@ def build_records(fits):
         row = table[key]
         row["fitted"] += 1
         row["ok"] += fit.get("status") == "ok"
+        if fit.get("status") == "ok" and fit.get("test_evr") is not None:
+            row["all_test_evr"].append(fit["test_evr"])
         if not passes_filters(fit):
             continue
         row["kept"] += 1
@@ -83,12 +85,15 @@ def build_records(fits):
 
 def format_table(table):
     lines = [
-        "bin size | activation bin size | cells fitted | fit ok | in dataset | median test EVR",
-        "---:|---:|---:|---:|---:|---:",
+        "bin size | activation bin size | cells fitted | fit ok | in dataset | median test EVR, all fitted | median test EVR, in dataset",
+        "---:|---:|---:|---:|---:|---:|---:",
     ]
+    median = lambda values: f"{np.median(values):.3f}" if values else "-"
     for (bin_size, actv), row in table.items():
-        median = f"{np.median(row['test_evr']):.3f}" if row["test_evr"] else "-"
-        lines.append(f"{bin_size} | {actv} | {row['fitted']} | {row['ok']} | {row['kept']} | {median}")
+        lines.append(
+            f"{bin_size} | {actv} | {row['fitted']} | {row['ok']} | {row['kept']} | "
+            f"{median(row['all_test_evr'])} | {median(row['test_evr'])}"
+        )
     return "\n".join(lines)
 
 
