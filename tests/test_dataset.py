@@ -189,3 +189,16 @@ def test_explained_variance_ratio_edge_cases():
         gk.explained_variance_ratio(trials[:1], np.zeros(4))
     with pytest.raises(ValueError, match="NaN"):
         gk.explained_variance_ratio(trials, np.full(4, np.nan))
+
+
+def test_shipped_dataset_loads_and_matches_its_documented_counts():
+    frames = gk.load_dataset(gk.SHIPPED_DATASET_PATH)
+    counts = {config: len(frame) for config, frame in frames.items()}
+    # gfr_keras/data/README.md and docs/benchmarks.md quote these.
+    assert counts == {(10, 20): 12, (10, 100): 10, (20, 20): 25, (20, 100): 18, (50, 100): 25, (100, 100): 38}
+    frame = frames[(20, 20)]
+    assert (frame["val_evr"] > 0.5).all() and (frame["train_loss"] < 0.45).all()
+    row = frame.iloc[0]
+    model = gk.load_gfr_model(frames, int(row["cell_id"]), 20, 20)
+    rates = np.asarray(model(np.full((1, 50, 1), 300.0)))
+    assert rates.shape == (1, 50, 1) and np.all(np.isfinite(rates))
