@@ -1,0 +1,122 @@
+"""Line-by-line MNIST data: IDX files, the offline split, tensorflow-datasets, tf.data.
+
+Images are float32 `[n, 28, 28]` in [0, 1]; each row is one time step.
+"""
+
+import gzip
+import os
+from importlib import resources
+
+import numpy as np
+
+OFFLINE_MNIST_DIR = resources.files("gfr_keras") / "data" / "mnist"
+#: md5 of the official files (yann.lecun.com), checked against the shipped copies in the tests.
+OFFICIAL_MD5 = {
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+OFFLINE_LABEL = "offline: MNIST test split (10,000 digits) as 8,000 train / 2,000 test"
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path):
+    """An IDX file (plain or gzipped) as a numpy array; errors name the file."""
+    path = os.fspath(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read it ({error})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    ndim = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    body = raw[4 + 4 * ndim :]
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(body) != expected:
+        raise ValueError(f"{path}: truncated or padded: {len(body)} data bytes, expected {expected} for shape {dims}")
+    return np.frombuffer(body, dtype=dtype).reshape(dims)
+
+
+def _find(data_dir, stem):
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(data_dir, name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def load_idx_folder(data_dir):
+    """`{"train": (images, labels), "test": (images, labels)}` from a folder in MNIST's IDX layout.
+
+    Fashion-MNIST and KMNIST come in the same layout. Errors name the missing files.
+    """
+    stems = {
+        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
+    found = {split: [_find(data_dir, s) for s in pair] for split, pair in stems.items()}
+    missing = [s + "[.gz]" for split, pair in stems.items() for s, f in zip(pair, found[split]) if f is None]
+    if missing:
+        raise ValueError(f"--data-dir {data_dir}: missing {', '.join(missing)}")
+    return {split: _images_and_labels(*paths) for split, paths in found.items()}
+
+
+def _images_and_labels(images_path, labels_path):
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{images_path}: expected images of shape [n, 28, 28], got {list(images.shape)}")
+    if labels.shape != images.shape[:1]:
+        raise ValueError(f"{labels_path}: {labels.shape[0]} labels for {images.shape[0]} images")
+    return validate_images(images, images_path), labels.astype(np.int64)
+
+
+def validate_images(images, name="images"):
+    """uint8 images become float32 in [0, 1]; float images must already be in [0, 1]."""
+    images = np.asarray(images)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{name}: expected shape [n, 28, 28], got {list(images.shape)}")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    images = images.astype(np.float32)
+    if not np.all(np.isfinite(images)) or images.min() < 0.0 or images.max() > 1.0:
+        raise ValueError(f"{name}: expected values in [0, 1], got [{np.nanmin(images)}, {np.nanmax(images)}]")
+    return images
+
+
+def offline_mnist(seed=0):
+    """The real MNIST test split shipped with the package, split 8,000 / 2,000 (fixed permutation).
+
+    Returns:
+        `{"train": (images, labels), "test": (images, labels), "label": OFFLINE_LABEL}`.
+    """
+    images, labels = _images_and_labels(
+        OFFLINE_MNIST_DIR / "t10k-images-idx3-ubyte.gz", OFFLINE_MNIST_DIR / "t10k-labels-idx1-ubyte.gz"
+    )
+    order = np.random.default_rng(seed).permutation(len(labels))
+    train, test = order[:8000], order[8000:]
+    return {"train": (images[train], labels[train]), "test": (images[test], labels[test]), "label": OFFLINE_LABEL}
+
+
+def tfds_mnist(data_dir=None):
+    """Full MNIST (60,000 / 10,000) through tensorflow-datasets; downloads on first use (online)."""
+    import tensorflow_datasets as tfds
+
+    splits = {}
+    for split in ("train", "test"):
+        images, labels = tfds.as_numpy(tfds.load("mnist", split=split, batch_size=-1, as_supervised=True, data_dir=data_dir))
+        splits[split] = (validate_images(images[..., 0]), labels.astype(np.int64))
+    splits["label"] = "tensorflow-datasets mnist (60,000 train / 10,000 test)"
+    return splits
+
+
+def make_dataset(images, labels, batch_size, shuffle=True, seed=0):
+    """A `tf.data` pipeline: cache, shuffle (each epoch), batch, prefetch."""
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

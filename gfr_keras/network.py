@@ -1,0 +1,232 @@
+"""A recurrent network of GFR neurons for line-by-line MNIST (spec section 8).
+
+Per step, with `x_t` one image row and `r` the neurons' rates::
+
+    u_t = in_scale * (W_in x_t + b_in) + rec_scale * (W_rec r_{t-1} + b_rec)
+    r_t = GFR population(u_t)
+    logits_t = W_out r_t + b_out
+
+After the 28 rows the network runs zero-input steps: training uses the logits
+of the first of them, prediction the mean softmax over the first 5.
+"""
+
+import numpy as np
+import keras
+from keras import ops
+
+from gfr_keras.cell import GFRCell
+from gfr_keras.params import stack_params
+
+#: Spec section 8's default neurons: 4 traces, alpha = [4, 0, 0, 0], g(z) = max(0, tanh(z)).
+DEFAULT_DECAY_RATES = [1.0, 0.6321, 0.3935, 0.1813]
+READOUT_STEPS = 5
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class GFRNetworkCell(keras.layers.Layer):
+    """One step of the recurrent GFR network: input and recurrent projections into a population.
+
+    Args:
+        units: hidden neurons.
+        neurons: `GFRCell` config (the population); its weights hold the neurons.
+        input_scale: per-unit factor on the input projection (biological
+            neurons: `max_current / input_size`), a list or a float.
+        recurrent_scale: factor on the recurrent projection (biological: `1 / units`).
+        input_initializer: initializer of `W_in`.
+        freeze_neurons, freeze_activations: train only the projections / keep g fixed.
+    """
+
+    def __init__(
+        self,
+        units,
+        neurons=None,
+        input_scale=1.0,
+        recurrent_scale=1.0,
+        input_initializer="glorot_uniform",
+        freeze_neurons=False,
+        freeze_activations=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        neurons = dict(neurons or {"units": self.units, "decay_rates": DEFAULT_DECAY_RATES})
+        neurons.update(
+            {
+                "freeze_alpha_beta": bool(freeze_neurons),
+                "freeze_activation": bool(freeze_neurons or freeze_activations),
+            }
+        )
+        neurons.pop("name", None)
+        neurons.pop("dtype", None)
+        neurons.pop("trainable", None)
+        self.neurons = GFRCell.from_config({**neurons, "name": "neurons"})
+        if self.neurons.units != self.units:
+            raise ValueError(f"neurons: a population of {self.neurons.units} for units={self.units}")
+        self.input_scale_init = input_scale if np.isscalar(input_scale) else [float(x) for x in input_scale]
+        self.recurrent_scale = float(recurrent_scale)
+        self.input_initializer = keras.initializers.get(input_initializer)
+        self.freeze_neurons = bool(freeze_neurons)
+        self.freeze_activations = bool(freeze_activations)
+        self.state_size = self.neurons.state_size
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.input_kernel = self.add_weight(shape=(input_dim, self.units), initializer=self.input_initializer, name="input_kernel")
+        self.input_bias = self.add_weight(shape=(self.units,), initializer="zeros", name="input_bias")
+        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), initializer="orthogonal", name="recurrent_kernel")
+        self.recurrent_bias = self.add_weight(shape=(self.units,), initializer="zeros", name="recurrent_bias")
+        self.input_scale = self.add_weight(
+            shape=(self.units,), initializer=keras.initializers.Constant(1.0), trainable=False, name="input_scale"
+        )
+        self.input_scale.assign(np.broadcast_to(np.asarray(self.input_scale_init, "float32"), (self.units,)))
+        if not self.neurons.built:
+            self.neurons.build((None, self.units))
+
+    def call(self, inputs, states, training=False):
+        rates = states[0]
+        drive = self.input_scale * (ops.matmul(inputs, self.input_kernel) + self.input_bias)
+        drive = drive + self.recurrent_scale * (ops.matmul(rates, self.recurrent_kernel) + self.recurrent_bias)
+        return self.neurons(drive, states)
+
+    def get_initial_state(self, batch_size=None):
+        return self.neurons.get_initial_state(batch_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "neurons": self.neurons.get_config(),
+                "input_scale": self.input_scale_init,
+                "recurrent_scale": self.recurrent_scale,
+                "input_initializer": keras.initializers.serialize(self.input_initializer),
+                "freeze_neurons": self.freeze_neurons,
+                "freeze_activations": self.freeze_activations,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class AppendZeroSteps(keras.layers.Layer):
+    """`[batch, time, features]` -> `[batch, time + steps, features]` with zero rows appended."""
+
+    def __init__(self, steps, **kwargs):
+        super().__init__(**kwargs)
+        self.steps = int(steps)
+
+    def call(self, inputs):
+        zeros = ops.zeros_like(inputs[:, : self.steps])
+        return ops.concatenate([inputs, zeros], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        time = None if input_shape[1] is None else input_shape[1] + self.steps
+        return (input_shape[0], time, input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "steps": self.steps}
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class ReadoutSteps(keras.layers.Layer):
+    """Logits `[batch, time, classes]` -> (logits at `first`, mean softmax over `count` steps from `first`)."""
+
+    def __init__(self, first, count, **kwargs):
+        super().__init__(**kwargs)
+        self.first, self.count = int(first), int(count)
+
+    def call(self, logits):
+        readout = logits[:, self.first : self.first + self.count]
+        return logits[:, self.first], ops.mean(ops.softmax(readout, axis=-1), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2]), (input_shape[0], input_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "first": self.first, "count": self.count}
+
+
+def biological_neurons(records, input_size):
+    """`GFRNetworkCell` arguments for neurons taken from dataset records (spec section 8)."""
+    params = [record["params"] for record in records]
+    cell = GFRCell.from_params(params)
+    arrays = stack_params(params)
+    return {
+        "neurons": cell.get_config(),
+        "input_scale": (arrays["max_current_pa"] / input_size).tolist(),
+        "recurrent_scale": 1.0 / len(params),
+        "input_initializer": keras.initializers.RandomNormal(mean=1.5, stddev=3.0),
+        "_params": params,
+    }
+
+
+def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0):
+    """`n_nodes` distinct cells of one configuration, drawn with a seed; a clear error if too few."""
+    from gfr_keras.dataset import load_dataset
+
+    frames = dataset if isinstance(dataset, dict) else load_dataset(dataset)
+    frame = frames[tuple(configuration)]
+    if len(frame) < n_nodes:
+        raise ValueError(
+            f"dataset: {len(frame)} cells at configuration {tuple(configuration)}, "
+            f"fewer than the {n_nodes} neurons asked for (--n-nodes)"
+        )
+    rows = np.random.default_rng(seed).choice(len(frame), size=n_nodes, replace=False)
+    return [frame.iloc[int(i)].to_dict() for i in sorted(rows)]
+
+
+def build_gfr_network(
+    n_nodes=256,
+    neurons="default",
+    dataset=None,
+    configuration=(20, 20),
+    seed=0,
+    freeze_neurons=False,
+    freeze_activations=False,
+    rows=28,
+    row_size=28,
+    classes=10,
+):
+    """The L-MNIST GFR network as a functional `keras.Model`.
+
+    Input: images `[batch, 28, 28]` in [0, 1]. Outputs: `{"logits": [batch, 10]}`
+    (the first zero-input step, for the loss) and `{"probabilities": [batch, 10]}`
+    (mean softmax over 5 zero-input steps, for accuracy).
+    """
+    if neurons == "default":
+        cell_args = {}
+    elif neurons == "biological":
+        if dataset is None:
+            raise ValueError("neurons='biological' needs a dataset (path, records or load_dataset dict)")
+        cell_args = biological_neurons(sample_records(dataset, n_nodes, configuration, seed), row_size)
+    else:
+        raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
+    params = cell_args.pop("_params", None)
+    keras.utils.set_random_seed(seed)
+    cell = GFRNetworkCell(
+        n_nodes, freeze_neurons=freeze_neurons, freeze_activations=freeze_activations, name="gfr_network_cell", **cell_args
+    )
+    images = keras.Input((rows, row_size), name="images")
+    padded = AppendZeroSteps(READOUT_STEPS, name="zero_input_steps")(images)
+    rates = keras.layers.RNN(cell, return_sequences=True, name="gfr_rnn")(padded)
+    logits = keras.layers.Dense(classes, name="readout")(rates)
+    train_logits, probabilities = ReadoutSteps(rows, READOUT_STEPS, name="readout_steps")(logits)
+    outputs = {
+        "logits": keras.layers.Identity(name="logits")(train_logits),
+        "probabilities": keras.layers.Identity(name="probabilities")(probabilities),
+    }
+    model = keras.Model(images, outputs, name=f"gfr_network_{neurons}")
+    if params is not None:
+        cell.neurons.set_params(params)
+    return model
+
+
+def compile_network(model, learning_rate=1e-3):
+    """Adam with the gradient's global norm clipped at 5 (as the reference); loss on the logits."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=5.0),
+        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        metrics={"probabilities": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+    )
+    return model

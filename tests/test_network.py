@@ -1,0 +1,129 @@
+"""The line-by-line MNIST network of GFR neurons, and its data."""
+
+import gzip
+import hashlib
+
+import keras
+import numpy as np
+import pytest
+
+import gfr_keras as gk
+from gfr_keras.mnist_data import (
+    OFFICIAL_MD5,
+    OFFLINE_MNIST_DIR,
+    load_idx_folder,
+    offline_mnist,
+    read_idx,
+    validate_images,
+)
+from gfr_keras.network import (
+    AppendZeroSteps,
+    ReadoutSteps,
+    build_gfr_network,
+    compile_network,
+    sample_records,
+)
+
+pytestmark = pytest.mark.backend_agnostic
+
+
+def test_shipped_mnist_is_the_official_test_split():
+    for name, md5 in OFFICIAL_MD5.items():
+        assert hashlib.md5((OFFLINE_MNIST_DIR / name).read_bytes()).hexdigest() == md5
+    data = offline_mnist()
+    (x_train, y_train), (x_test, y_test) = data["train"], data["test"]
+    assert x_train.shape == (8000, 28, 28) and x_test.shape == (2000, 28, 28)
+    assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
+    assert set(np.unique(y_test)) == set(range(10))
+    again = offline_mnist()
+    np.testing.assert_array_equal(again["test"][1], y_test)  # deterministic split
+    assert "8,000 train / 2,000 test" in data["label"]
+
+
+def test_idx_reader_errors_name_the_file(tmp_path):
+    good = read_idx(OFFLINE_MNIST_DIR / "t10k-labels-idx1-ubyte.gz")
+    assert good.shape == (10000,)
+    truncated = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    truncated.write_bytes(gzip.compress(gzip.decompress((OFFLINE_MNIST_DIR / "t10k-labels-idx1-ubyte.gz").read_bytes())[:100]))
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz: truncated"):
+        read_idx(truncated)
+    bad = tmp_path / "bad-idx"
+    bad.write_bytes(b"\x01\x02\x03\x04")
+    with pytest.raises(ValueError, match="bad-idx: not an IDX file"):
+        read_idx(bad)
+    with pytest.raises(ValueError, match="missing train-images-idx3-ubyte\\[.gz\\], train-labels-idx1-ubyte\\[.gz\\], t10k-images"):
+        load_idx_folder(tmp_path)
+
+
+def test_image_validation():
+    with pytest.raises(ValueError, match=r"images: expected shape \[n, 28, 28\]"):
+        validate_images(np.zeros((2, 28, 27), np.float32))
+    with pytest.raises(ValueError, match=r"images: expected values in \[0, 1\]"):
+        validate_images(np.full((2, 28, 28), 255.0, np.float32))
+    assert validate_images(np.full((1, 28, 28), 255, np.uint8)).max() == 1.0
+
+
+def test_readout_layers():
+    x = np.arange(2 * 3 * 4, dtype="float32").reshape(2, 3, 4)
+    assert np.asarray(AppendZeroSteps(2)(x)).shape == (2, 5, 4)
+    np.testing.assert_array_equal(np.asarray(AppendZeroSteps(2)(x))[:, 3:], 0.0)
+    logits = np.random.default_rng(0).normal(size=(2, 9, 10)).astype("float32")
+    first, probabilities = ReadoutSteps(3, 5)(logits)
+    np.testing.assert_allclose(np.asarray(first), logits[:, 3])
+    softmax = np.exp(logits[:, 3:8]) / np.exp(logits[:, 3:8]).sum(-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(probabilities), softmax.mean(1), rtol=1e-5)
+
+
+def test_default_neurons_follow_the_spec():
+    model = build_gfr_network(8)
+    cell = model.get_layer("gfr_rnn").cell.neurons
+    np.testing.assert_allclose(np.asarray(cell.decay_rates), [1.0, 0.6321, 0.3935, 0.1813])
+    np.testing.assert_array_equal(np.asarray(cell.alpha), np.tile([4.0, 0, 0, 0], (8, 1)))
+    np.testing.assert_array_equal(np.asarray(cell.beta), 0.0)
+    g = cell.activation
+    np.testing.assert_array_equal(np.asarray(g.poly_coeff), np.tile([0.0, 1.0], (8, 1)))
+    out = model(np.random.default_rng(0).uniform(size=(3, 28, 28)).astype("float32"))
+    assert out["logits"].shape == (3, 10) and out["probabilities"].shape == (3, 10)
+    np.testing.assert_allclose(np.asarray(out["probabilities"]).sum(-1), 1.0, rtol=1e-5)
+
+
+def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
+    records = sample_records(gk.SHIPPED_DATASET_PATH, 6, seed=3)
+    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    cell = model.get_layer("gfr_rnn").cell
+    got = cell.neurons.get_params()
+    for mine, record in zip(got, records):
+        np.testing.assert_allclose(mine["a"], record["params"]["a"], rtol=1e-6)
+    max_current = np.array([r["params"]["g"]["max_current"][0] for r in records])
+    np.testing.assert_allclose(np.asarray(cell.input_scale), max_current / 28, rtol=1e-6)
+    assert cell.recurrent_scale == pytest.approx(1 / 6)
+    with pytest.raises(ValueError, match=r"dataset: 25 cells at configuration \(20, 20\), fewer than the 300 neurons"):
+        build_gfr_network(300, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH)
+
+
+@pytest.mark.parametrize("freeze_neurons, freeze_activations", [(True, False), (False, True)])
+def test_freezing_really_freezes(freeze_neurons, freeze_activations):
+    model = compile_network(build_gfr_network(8, freeze_neurons=freeze_neurons, freeze_activations=freeze_activations), 1e-2)
+    cell = model.get_layer("gfr_rnn").cell
+    before = {w.path: np.array(w) for w in model.weights}
+    x = np.random.default_rng(0).uniform(size=(16, 28, 28)).astype("float32")
+    y = np.arange(16) % 10
+    model.fit(x, {"logits": y, "probabilities": y}, epochs=2, batch_size=8, verbose=0)
+    frozen = [cell.neurons.activation.poly_coeff, cell.neurons.activation.threshold_pa]
+    if freeze_neurons:
+        frozen += [cell.neurons.alpha, cell.neurons.beta]
+    for weight in frozen:
+        np.testing.assert_array_equal(np.array(weight), before[weight.path])
+    np.testing.assert_raises(AssertionError, np.testing.assert_array_equal, np.array(cell.input_kernel), before[cell.input_kernel.path])
+    if not freeze_neurons:
+        assert not np.array_equal(np.array(cell.neurons.alpha), before[cell.neurons.alpha.path])
+
+
+def test_network_reloads_with_identical_predictions(tmp_path):
+    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, freeze_activations=True)
+    model.save(tmp_path / "net.keras")
+    loaded = keras.saving.load_model(tmp_path / "net.keras")
+    x = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype("float32")
+    for key in ("logits", "probabilities"):
+        np.testing.assert_array_equal(np.asarray(loaded(x)[key]), np.asarray(model(x)[key]))
+    assert not loaded.get_layer("gfr_rnn").cell.neurons.activation.trainable
