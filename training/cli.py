@@ -33,7 +33,7 @@ def build_parser():
     )
     demo.set_defaults(run=_demo)
 
-    from training import build_dataset, fit, preprocess, synth_cells
+    from training import build_dataset, fit, preprocess, synth_cells, train_network
 
     stage = commands.add_parser(
         "synth-cells", help="write an offline CellTypesCache of GLIF cells built from real Allen cells"
@@ -51,6 +51,9 @@ def build_parser():
     stage = commands.add_parser("build-dataset", help="merge fits into the JSON parameter dataset")
     build_dataset.add_arguments(stage)
     stage.set_defaults(run=build_dataset.run)
+    stage = commands.add_parser("train-network", help="line-by-line MNIST with GFR neurons (or a baseline)")
+    train_network.add_arguments(stage)
+    stage.set_defaults(run=train_network.run)
     return parser
 
 

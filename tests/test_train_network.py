@@ -1,0 +1,100 @@
+"""`gfr train-network`: training, checkpoints, resume after a kill, baselines, distribution."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from gfr_keras.mnist_data import offline_mnist
+from training.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--n-nodes", "8", "--limit", "256", "--batch-size", "64"]
+
+
+def _rows(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_trains_checkpoints_and_reports(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train-network", "--epochs", "2", *SMALL, "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["model"] == "gfr_network_default" and result["epochs_this_run"] == 2
+    assert "offline: MNIST test split" in result["data"]
+    assert 0.0 <= result["test_accuracy"] <= 1.0 and result["parameters"] > 0 and result["wall_time_s"] > 0
+    assert len(_rows(out / "history.csv")) == 2
+    assert any((out / "logs").rglob("events.out.tfevents.*"))
+    best = keras.saving.load_model(out / "best.keras")
+    x_test = offline_mnist()["test"][0][:8]
+    assert best.predict(x_test, verbose=0)["probabilities"].shape == (8, 10)
+    assert not (out / "backup").exists()  # removed after a finished run
+
+
+def test_baseline_uses_the_same_pipeline(tmp_path):
+    out = tmp_path / "lstm"
+    assert main(["train-network", "--baseline", "lstm", "--epochs", "1", *SMALL, "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["model"] == "lstm" and result["baseline"] == "lstm"
+
+
+def _train(out, epochs, extra=(), env_extra=None):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env_extra or {})}
+    command = [sys.executable, "-m", "training.cli", "train-network", "--epochs", str(epochs), "--n-nodes", "16",
+               "--limit", "4000", "--batch-size", "32", "--out", str(out), *extra]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_killed_run_resumes_where_it_stopped(tmp_path):
+    out = tmp_path / "run"
+    process = _train(out, 4)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (out / "history.csv").exists() or (
+        (out / "history.csv").exists() and len(_rows(out / "history.csv")) < 1
+    ):
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    done = len(_rows(out / "history.csv"))
+    assert 1 <= done < 4, "the run was not killed mid-way"
+    assert (out / "backup").exists()
+    rerun = _train(out, 4)
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output
+    assert "Epoch 1/4" not in output
+    epochs = [int(row["epoch"]) for row in _rows(out / "history.csv")]
+    assert epochs == list(range(4))
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    out = tmp_path / "mirrored"
+    code = (
+        "import tensorflow as tf;"
+        "cpu = tf.config.list_physical_devices('CPU')[0];"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2);"
+        "from training.cli import main;"
+        f"raise SystemExit(main(['train-network', '--epochs', '1', '--n-nodes', '8', '--limit', '256', '--batch-size', '64', '--distribute', '--out', {str(out)!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((out / "result.json").read_text())["replicas"] == 2
+
+
+def test_bad_inputs_are_named(tmp_path, capsys):
+    assert main(["train-network", "--data-dir", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "missing train-images-idx3-ubyte[.gz]" in capsys.readouterr().err
+    assert main(["train-network", "--neurons", "biological", "--n-nodes", "256", "--out", str(tmp_path / "y")]) == 2
+    assert "fewer than the 256 neurons asked for (--n-nodes)" in capsys.readouterr().err
+    assert main(["train-network", "--configuration", "20", "--out", str(tmp_path / "z"), *SMALL]) == 2
+    assert "--configuration: expected bin,activation-bin" in capsys.readouterr().err
