@@ -14,7 +14,8 @@ env:
 
 # The reference neurons, then the whole offline pipeline: a 12-cell synthetic bank
 # (GLIF cells built from real Allen cells) read back through allensdk and binned,
-# fitted at all six configurations with the quick test protocol, merged into a dataset.
+# fitted at all six configurations with the quick test protocol, merged into a dataset;
+# then short line-by-line MNIST runs with default and biological (shipped dataset) neurons.
 CONFIGURATIONS := 10,20 10,100 20,20 20,100 50,100 100,100
 demo: env
 	$(RUN) gfr demo --out demo_output
@@ -26,6 +27,9 @@ demo: env
 			--config configs/test.json --out demo_output/fits_$${bin}_$${actv} || exit 1; \
 	done
 	$(RUN) gfr build-dataset --fits demo_output/fits_* --out demo_output/gfr_dataset.json
+	$(RUN) gfr train-network --epochs 2 --n-nodes 64 --limit 2000 --out demo_output/lmnist_default
+	$(RUN) gfr train-network --epochs 2 --n-nodes 25 --limit 2000 --neurons biological --freeze-neurons \
+		--out demo_output/lmnist_biological
 
 # Everything under the TensorFlow backend, then the backend-agnostic tests under JAX.
 test: env

@@ -1,0 +1,106 @@
+"""L-MNIST side by side: GFR networks and Keras recurrent baselines, same data, budget and pipeline.
+
+Every model is trained by `gfr train-network` (offline MNIST split: the real
+MNIST test digits as 8,000 train / 2,000 test) with the same epochs, batch size
+and learning rate, one after the other in one process. Writes RUN_ROOT/<model>/
+(result.json, history.csv, best.keras, TensorBoard logs), a figure of
+validation accuracy per epoch, a grid of misclassified digits of the best GFR
+network, and prints a Markdown table.
+
+    uv run python benchmarks/lmnist_accuracy.py --epochs 10 --out runs/lmnist
+"""
+
+import argparse
+import csv
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+MODELS = {
+    "gfr_default": [],
+    "gfr_default_frozen_neurons": ["--freeze-neurons"],
+    "gfr_biological_frozen": ["--neurons", "biological", "--freeze-neurons"],
+    "gfr_biological_trained": ["--neurons", "biological"],
+    "simple_rnn": ["--baseline", "simple_rnn"],
+    "gru": ["--baseline", "gru"],
+    "lstm": ["--baseline", "lstm"],
+}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--n-nodes", type=int, default=256)
+    parser.add_argument("--bio-nodes", type=int, default=25, help="biological networks (the shipped dataset has 25 cells at (20,20))")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--out", default="runs/lmnist")
+    args = parser.parse_args()
+
+    from training.cli import main as gfr
+
+    results = {}
+    for name in args.models:
+        nodes = args.bio_nodes if "biological" in name else args.n_nodes
+        out = os.path.join(args.out, name)
+        argv = ["train-network", "--epochs", str(args.epochs), "--n-nodes", str(nodes), "--batch-size", str(args.batch_size),
+                "--lr", str(args.lr), "--out", out, *MODELS[name]]
+        print(f"== {name}: gfr {' '.join(argv)}", flush=True)
+        if gfr(argv) != 0:
+            raise SystemExit(f"{name} failed")
+        with open(os.path.join(out, "result.json")) as handle:
+            results[name] = json.load(handle)
+        with open(os.path.join(out, "history.csv"), newline="") as handle:
+            results[name]["curve"] = [float(row["val_probabilities_accuracy"]) for row in csv.DictReader(handle)]
+    figures(results, args.out)
+    print(f"\n{results[args.models[0]]['data']}; {args.epochs} epochs, batch {args.batch_size}, Adam {args.lr}\n")
+    print("| model | hidden units | trainable params | train acc | test acc | samples/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | {r['n_nodes']} | {r['trainable_parameters']} | {r['train_accuracy']:.4f} | {r['test_accuracy']:.4f} | {r['train_samples_per_s']:.0f} |")
+
+
+def figures(results, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import keras
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from gfr_keras.mnist_data import offline_mnist
+
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    for name, r in results.items():
+        axis.plot(range(1, len(r["curve"]) + 1), r["curve"], marker="o", ms=3, label=name)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("test accuracy (offline split, 2,000 digits)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(os.path.join(out, "accuracy_vs_epoch.png"), dpi=100)
+    plt.close(figure)
+
+    gfr_runs = [n for n in results if n.startswith("gfr")]
+    if not gfr_runs:
+        return
+    best = max(gfr_runs, key=lambda n: results[n]["test_accuracy"])
+    model = keras.saving.load_model(os.path.join(out, best, "best.keras"))
+    images, labels = offline_mnist()["test"]
+    predicted = np.argmax(model.predict(images, batch_size=512, verbose=0)["probabilities"], axis=1)
+    wrong = np.flatnonzero(predicted != labels)[:40]
+    figure, axes = plt.subplots(5, 8, figsize=(9, 6))
+    for axis, index in zip(axes.ravel(), list(wrong) + [None] * 40):
+        axis.axis("off")
+        if index is not None:
+            axis.imshow(images[index], cmap="gray_r")
+            axis.set_title(f"{labels[index]} → {predicted[index]}", fontsize=8)
+    figure.suptitle(f"misclassified by {best} (label → prediction): {len(np.flatnonzero(predicted != labels))} of {len(labels)}")
+    figure.tight_layout()
+    figure.savefig(os.path.join(out, "misclassified.png"), dpi=100)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
