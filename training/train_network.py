@@ -130,7 +130,8 @@ def run(args):
     ]
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {strategy.num_replicas_in_sync}")
     started = time.perf_counter()
-    history = model.fit(train, validation_data=test, epochs=args.epochs, callbacks=callbacks, verbose=2)
+    # The tf.data pipeline shuffles every epoch itself.
+    history = model.fit(train, validation_data=test, epochs=args.epochs, callbacks=callbacks, verbose=2, shuffle=False)
     wall_s = time.perf_counter() - started
 
     def accuracy(x, y):
