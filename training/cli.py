@@ -31,36 +31,39 @@ def build_parser():
     demo.add_argument(
         "--dataset", help="a dataset JSON to take the neurons from (default: the shipped reference neurons)"
     )
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(handler=_demo)
 
-    from training import build_dataset, fit, preprocess, synth_cells, train_network
+    from training import build_dataset, export, fit, preprocess, synth_cells, train_network
 
     stage = commands.add_parser(
         "synth-cells", help="write an offline CellTypesCache of GLIF cells built from real Allen cells"
     )
     synth_cells.add_arguments(stage)
-    stage.set_defaults(run=synth_cells.run)
+    stage.set_defaults(handler=synth_cells.run)
     stage = commands.add_parser(
         "preprocess", help="bin Allen recordings (read with allensdk) into one HDF5 file per cell"
     )
     preprocess.add_arguments(stage)
-    stage.set_defaults(run=preprocess.run)
+    stage.set_defaults(handler=preprocess.run)
     stage = commands.add_parser("fit", help="fit GFR neurons to processed cells, a population at a time")
     fit.add_arguments(stage)
-    stage.set_defaults(run=fit.run)
+    stage.set_defaults(handler=fit.run)
     stage = commands.add_parser("build-dataset", help="merge fits into the JSON parameter dataset")
     build_dataset.add_arguments(stage)
-    stage.set_defaults(run=build_dataset.run)
+    stage.set_defaults(handler=build_dataset.run)
     stage = commands.add_parser("train-network", help="line-by-line MNIST with GFR neurons (or a baseline)")
     train_network.add_arguments(stage)
-    stage.set_defaults(run=train_network.run)
+    stage.set_defaults(handler=train_network.run)
+    stage = commands.add_parser("export", help="SavedModels for TF Serving (lmnist, gfr-neurons)")
+    export.add_arguments(stage)
+    stage.set_defaults(handler=export.run)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        return args.handler(args)
     except (ValueError, KeyError, FileNotFoundError) as error:
         print(f"gfr {args.command}: error: {error}", file=sys.stderr)
         return 2

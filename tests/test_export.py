@@ -1,0 +1,155 @@
+"""SavedModels for TF Serving, verified the way the server loads them."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+import gfr_keras as gk
+from gfr_keras.export import export_gfr_neurons, export_lmnist
+from gfr_keras.network import build_gfr_network
+from gfr_keras.serving_client import grpc_request, rest_body, run_grpc_request, run_rest_body
+
+ROOT = Path(__file__).resolve().parents[1]
+PY_FUNC_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    base = tmp_path_factory.mktemp("saved_models")
+    network = build_gfr_network(8)
+    records = gk.lookup_records(gk.SHIPPED_DATASET_PATH, gk.load_dataset(gk.SHIPPED_DATASET_PATH)[(20, 20)]["cell_id"][:3], 20, 20)
+    return {
+        "base": base,
+        "network": network,
+        "records": records,
+        "lmnist": Path(export_lmnist(network, base, source="test")),
+        "gfr_neurons": Path(export_gfr_neurons(records, os.fspath(gk.SHIPPED_DATASET_PATH), base)),
+    }
+
+
+def images(n=4, seed=0):
+    return np.random.default_rng(seed).uniform(size=(n, 28, 28)).astype("float32")
+
+
+def currents(seed=0, time=60, units=3):
+    return (150 + 60 * np.random.default_rng(seed).standard_normal((2, time, units))).astype("float32")
+
+
+def test_layout_manifest_and_dataset_beside(exports):
+    base = exports["base"]
+    assert exports["lmnist"] == base / "lmnist" / "1" and exports["gfr_neurons"] == base / "gfr_neurons" / "1"
+    manifest = json.loads((exports["gfr_neurons"] / "manifest.json").read_text())
+    assert manifest["cell_ids"] == [int(r["cell_id"]) for r in exports["records"]]
+    assert set(manifest["signatures"]) == {"simulate", "step"}
+    assert manifest["dataset"]["sha256"] and manifest["git_commit"]
+    shipped = Path(os.fspath(gk.SHIPPED_DATASET_PATH)).read_bytes()
+    assert (exports["gfr_neurons"] / "assets" / "gfr_dataset.json").read_bytes() == shipped
+    assert (base / "gfr_dataset.json").read_bytes() == shipped
+
+
+def test_a_new_export_is_a_new_version(exports, tmp_path):
+    first = export_lmnist(exports["network"], tmp_path)
+    second = export_lmnist(exports["network"], tmp_path)
+    assert [Path(first).name, Path(second).name] == ["1", "2"]
+    assert sorted(p.name for p in (tmp_path / "lmnist").iterdir()) == ["1", "2"]
+
+
+def test_only_stock_ops(exports):
+    for name in ("lmnist", "gfr_neurons"):
+        saved = saved_model_pb2.SavedModel()
+        saved.ParseFromString((exports[name] / "saved_model.pb").read_bytes())
+        ops = set()
+        for meta in saved.meta_graphs:
+            ops |= {node.op for node in meta.graph_def.node}
+            for function in meta.graph_def.library.function:
+                ops |= {node.op for node in function.node_def}
+        assert ops and not ops & PY_FUNC_OPS, name
+
+
+def test_loads_without_gfr_keras_and_matches_keras(exports, tmp_path):
+    np.save(tmp_path / "images.npy", images())
+    np.save(tmp_path / "current.npy", currents())
+    script = f"""
+import sys
+sys.modules["gfr_keras"] = None  # the server has no gfr-keras
+import numpy as np, tensorflow as tf
+lmnist = tf.saved_model.load({str(exports["lmnist"])!r})
+neurons = tf.saved_model.load({str(exports["gfr_neurons"])!r})
+out = lmnist.signatures["serving_default"](images=tf.constant(np.load({str(tmp_path / "images.npy")!r})))
+np.save({str(tmp_path / "probabilities.npy")!r}, out["probabilities"].numpy())
+np.save({str(tmp_path / "classes.npy")!r}, out["classes"].numpy())
+rates = neurons.signatures["simulate"](current_pa=tf.constant(np.load({str(tmp_path / "current.npy")!r})))["rate_per_ms"]
+np.save({str(tmp_path / "rates.npy")!r}, rates.numpy())
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = np.asarray(exports["network"](images())["probabilities"])
+    np.testing.assert_allclose(np.load(tmp_path / "probabilities.npy"), expected, atol=1e-6)
+    assert np.load(tmp_path / "classes.npy").dtype == np.int64
+    np.testing.assert_array_equal(np.load(tmp_path / "classes.npy"), expected.argmax(-1))
+    layer = gk.population_from_records(exports["records"], return_sequences=True)
+    np.testing.assert_allclose(np.load(tmp_path / "rates.npy"), np.asarray(layer(currents())), atol=1e-6)
+
+
+def test_saved_model_cli_shows_and_runs(exports, tmp_path):
+    cli = Path(sys.executable).parent / "saved_model_cli"
+    shown = subprocess.run([str(cli), "show", "--dir", str(exports["gfr_neurons"]), "--all"], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for text in ("signature_def['simulate']", "signature_def['step']", "name: simulate_current_pa" , "DT_FLOAT", "(-1, -1, 3)", "(-1, 24)"):
+        assert text in shown.stdout or text.replace("simulate_", "") in shown.stdout, text
+    np.save(tmp_path / "images.npy", images(2))
+    ran = subprocess.run(
+        [str(cli), "run", "--dir", str(exports["lmnist"]), "--tag_set", "serve", "--signature_def", "serving_default",
+         "--inputs", f"images={tmp_path / 'images.npy'}", "--outdir", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    probabilities = np.load(tmp_path / "out" / "probabilities.npy")
+    np.testing.assert_allclose(probabilities, np.asarray(exports["network"](images(2))["probabilities"]), atol=1e-6)
+
+
+def test_rest_and_grpc_payloads(exports):
+    lmnist = tf.saved_model.load(str(exports["lmnist"]))
+    direct = lmnist.signatures["serving_default"](images=tf.constant(images(3)))
+    via_rest = run_rest_body(lmnist, rest_body("serving_default", {"images": images(3)}))
+    via_grpc = run_grpc_request(lmnist, grpc_request("lmnist", "serving_default", {"images": images(3)}))
+    for out in (via_rest, via_grpc):
+        np.testing.assert_allclose(out["probabilities"], direct["probabilities"].numpy(), atol=1e-6)
+        np.testing.assert_array_equal(out["classes"], direct["classes"].numpy())
+
+
+def test_streaming_steps_equal_one_simulate_call(exports):
+    neurons = tf.saved_model.load(str(exports["gfr_neurons"]))
+    current = currents(time=90)
+    whole = neurons.signatures["simulate"](current_pa=tf.constant(current))["rate_per_ms"].numpy()
+    rate_state, trace_state, chunks = np.zeros((2, 3), "float32"), np.zeros((2, 24), "float32"), []
+    for start in range(0, 90, 25):  # uneven chunks, as a client streaming a recording would send
+        body = rest_body("step", {"current_pa": current[:, start : start + 25], "rate_state": rate_state, "trace_state": trace_state})
+        out = run_rest_body(neurons, body)
+        chunks.append(out["rate_per_ms"])
+        rate_state, trace_state = out["rate_state"], out["trace_state"]
+    np.testing.assert_allclose(np.concatenate(chunks, axis=1), whole, rtol=1e-6, atol=1e-9)
+
+
+def test_bad_requests_raise_clear_errors(exports):
+    neurons = tf.saved_model.load(str(exports["gfr_neurons"]))
+    lmnist = tf.saved_model.load(str(exports["lmnist"]))
+    errors = (TypeError, ValueError, tf.errors.InvalidArgumentError)
+    with pytest.raises(errors, match="expected to be a float tensor but is a double tensor|float32|dtype"):
+        neurons.signatures["simulate"](current_pa=tf.constant(currents(), dtype=tf.float64))
+    with pytest.raises(errors, match=r"check_current_pa.*(not compatible|shape)|Shape of tensor"):
+        neurons.signatures["simulate"](current_pa=tf.constant(currents()[0]))
+    with pytest.raises(errors, match=r"check_current_pa.*(not compatible|shape)|Shape of tensor"):
+        neurons.signatures["simulate"](current_pa=tf.constant(currents(units=5)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images: values must lie in \[0, 1\]"):
+        lmnist.signatures["serving_default"](images=tf.constant(images() * 255))
+    # The process is fine afterwards.
+    assert neurons.signatures["simulate"](current_pa=tf.constant(currents()))["rate_per_ms"].shape == (2, 60, 3)

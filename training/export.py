@@ -1,0 +1,39 @@
+"""`gfr export`: SavedModels for TF Serving in `saved_models/<model_name>/<version>/`."""
+
+import os
+
+
+def add_arguments(parser):
+    parser.add_argument("kind", choices=("lmnist", "gfr-neurons"), help="what to export")
+    parser.add_argument("--run", help="lmnist: a `gfr train-network` RUN_DIR (its best.keras)")
+    parser.add_argument("--dataset", help="gfr-neurons: the dataset JSON (default: the shipped one)")
+    parser.add_argument("--configuration", default="20,20", help="gfr-neurons: bin,activation-bin (default: %(default)s)")
+    parser.add_argument("--cell-ids", nargs="*", type=int, help="gfr-neurons: these cells (default: the whole configuration)")
+    parser.add_argument("--out", default="saved_models", help="base folder (default: %(default)s)")
+
+
+def run(args):
+    from gfr_keras.dataset import SHIPPED_DATASET_PATH, load_dataset, lookup_records
+    from gfr_keras.export import export_gfr_neurons, export_lmnist
+    from training.train_network import parse_configuration
+
+    if args.kind == "lmnist":
+        import keras
+
+        if not args.run:
+            raise ValueError("lmnist: --run RUN_DIR is required")
+        path = os.path.join(args.run, "best.keras")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"--run: {path} does not exist (train with `gfr train-network --out {args.run}`)")
+        written = export_lmnist(keras.saving.load_model(path), args.out, source=os.path.abspath(args.run))
+    else:
+        dataset = args.dataset or os.fspath(SHIPPED_DATASET_PATH)
+        bin_size, activation_bin_size = parse_configuration(args.configuration)
+        frames = load_dataset(dataset)
+        cell_ids = args.cell_ids or frames[(bin_size, activation_bin_size)]["cell_id"].tolist()
+        if not cell_ids:
+            raise ValueError(f"--configuration {args.configuration}: no cells in {dataset}")
+        records = lookup_records(frames, cell_ids, bin_size, activation_bin_size)
+        written = export_gfr_neurons(records, dataset, args.out)
+    print(f"exported {written}")
+    return 0
