@@ -35,28 +35,18 @@ def build_parser():
 
     from training import build_dataset, export, fit, preprocess, synth_cells, train_network
 
-    stage = commands.add_parser(
-        "synth-cells", help="write an offline CellTypesCache of GLIF cells built from real Allen cells"
+    stages = (
+        ("synth-cells", synth_cells, "write an offline CellTypesCache of GLIF cells built from real Allen cells"),
+        ("preprocess", preprocess, "bin Allen recordings (read with allensdk) into one HDF5 file per cell"),
+        ("fit", fit, "fit GFR neurons to processed cells, a population at a time"),
+        ("build-dataset", build_dataset, "merge fits into the JSON parameter dataset"),
+        ("train-network", train_network, "line-by-line MNIST with GFR neurons (or a baseline)"),
+        ("export", export, "SavedModels for TF Serving (lmnist, gfr-neurons)"),
     )
-    synth_cells.add_arguments(stage)
-    stage.set_defaults(handler=synth_cells.run)
-    stage = commands.add_parser(
-        "preprocess", help="bin Allen recordings (read with allensdk) into one HDF5 file per cell"
-    )
-    preprocess.add_arguments(stage)
-    stage.set_defaults(handler=preprocess.run)
-    stage = commands.add_parser("fit", help="fit GFR neurons to processed cells, a population at a time")
-    fit.add_arguments(stage)
-    stage.set_defaults(handler=fit.run)
-    stage = commands.add_parser("build-dataset", help="merge fits into the JSON parameter dataset")
-    build_dataset.add_arguments(stage)
-    stage.set_defaults(handler=build_dataset.run)
-    stage = commands.add_parser("train-network", help="line-by-line MNIST with GFR neurons (or a baseline)")
-    train_network.add_arguments(stage)
-    stage.set_defaults(handler=train_network.run)
-    stage = commands.add_parser("export", help="SavedModels for TF Serving (lmnist, gfr-neurons)")
-    export.add_arguments(stage)
-    stage.set_defaults(handler=export.run)
+    for name, module, help_text in stages:
+        stage = commands.add_parser(name, help=help_text)
+        module.add_arguments(stage)
+        stage.set_defaults(handler=module.run)
     return parser
 
 
