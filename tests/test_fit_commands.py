@@ -94,3 +94,10 @@ def test_bad_arguments_are_named(processed, tmp_path, capsys):
     argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20"]
     assert main(argv + ["--config", str(bad), "--out", str(tmp_path)]) == 2
     assert "bad.json: field 'hparams[0]'" in capsys.readouterr().err
+
+
+def test_kernel_over_time():
+    from training.fit_plots import kernel
+
+    # lam = 1 is an instantaneous trace (only lag 0); lam = 0.5 halves every bin.
+    assert kernel([2.0, 4.0], [1.0, 0.5], 4).tolist() == [6.0, 2.0, 1.0, 0.5]
