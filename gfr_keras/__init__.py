@@ -17,6 +17,13 @@ from gfr_keras.dataset import (
 from gfr_keras.layer import GFR
 from gfr_keras.metrics import explained_variance, explained_variance_ratio
 from gfr_keras.models import GFRModel, load_gfr_model, population_from_records
+from gfr_keras.network import (  # also registers the network's layers for .keras loading
+    AppendZeroSteps,
+    GFRNetworkCell,
+    ReadoutSteps,
+    build_gfr_network,
+    compile_network,
+)
 from gfr_keras.params import ParameterError, validate_params
 from gfr_keras.processed import read_processed_cell, write_processed_cell
 from gfr_keras.timescales import CONFIGURATIONS, decay_rates
@@ -32,6 +39,11 @@ __all__ = [
     "GFR",
     "GFRCell",
     "GFRModel",
+    "GFRNetworkCell",
+    "AppendZeroSteps",
+    "ReadoutSteps",
+    "build_gfr_network",
+    "compile_network",
     "explained_variance",
     "explained_variance_ratio",
     "load_dataset",

@@ -153,3 +153,16 @@ def test_bad_requests_raise_clear_errors(exports):
         lmnist.signatures["serving_default"](images=tf.constant(images() * 255))
     # The process is fine afterwards.
     assert neurons.signatures["simulate"](current_pa=tf.constant(currents()))["rate_per_ms"].shape == (2, 60, 3)
+
+
+def test_gfr_export_command_in_a_fresh_process(exports, tmp_path):
+    """The command loads a saved run (its custom layers registered by `import gfr_keras`) and exports it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    exports["network"].save(run_dir / "best.keras")
+    command = [sys.executable, "-m", "training.cli", "export", "lmnist", "--run", str(run_dir), "--out", str(tmp_path / "sm")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    manifest = json.loads((tmp_path / "sm" / "lmnist" / "1" / "manifest.json").read_text())
+    assert manifest["source"] == str(run_dir) and "serving_default" in manifest["signatures"]
