@@ -36,3 +36,9 @@ def write_json_atomic(obj, path, **json_kwargs):
             json.dump(obj, handle, **json_kwargs)
             handle.flush()
             os.fsync(handle.fileno())
+
+
+def save_figure_atomic(figure, path, dpi=100):
+    """Save a matplotlib figure as PNG atomically (readers never see half a file)."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=dpi)

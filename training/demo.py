@@ -4,6 +4,7 @@ import os
 import numpy as np
 
 from gfr_keras.dataset import REFERENCE_DATASET_PATH, read_dataset
+from gfr_keras.io_utils import save_figure_atomic
 from gfr_keras.models import population_from_records
 
 
@@ -112,8 +113,7 @@ def run_demo(out_dir, records=None):
     axes[2].set_xlabel("time (ms)")
     figure.tight_layout()
     plot_path = os.path.join(out_dir, "gfr_demo.png")
-    figure.savefig(plot_path + ".tmp.png", dpi=110)
-    os.replace(plot_path + ".tmp.png", plot_path)
+    save_figure_atomic(figure, plot_path, dpi=110)
     plt.close(figure)
     return {"plot": plot_path, "neurons": summary}
 

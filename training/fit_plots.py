@@ -1,8 +1,8 @@
 """Figures of fits: EVR histograms per configuration, and one cell's fit in detail."""
 
-import os
-
 import numpy as np
+
+from gfr_keras.io_utils import save_figure_atomic
 
 
 def _pyplot():
@@ -12,12 +12,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(figure, path):
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path + ".tmp.png", dpi=100)
-    os.replace(path + ".tmp.png", path)
 
 
 def plot_evr_histogram(fits, path, title):
@@ -35,7 +29,7 @@ def plot_evr_histogram(fits, path, title):
     axis.set_title(f"{title}: {len(ok)} of {len(fits)} cells fitted")
     axis.legend(fontsize=8)
     figure.tight_layout()
-    _save(figure, path)
+    save_figure_atomic(figure, path)
     plt.close(figure)
 
 
@@ -90,5 +84,5 @@ def plot_cell_fit(fit, cell, path):
     axes[2].legend(fontsize=8)
     figure.suptitle(f"cell {fit['cell_id']} ({fit.get('cre_line') or fit.get('species', '')}), configuration ({bin_size}, {actv}) ms")
     figure.tight_layout()
-    _save(figure, path)
+    save_figure_atomic(figure, path)
     plt.close(figure)

@@ -1,8 +1,8 @@
 """One figure per processed cell: raw sweeps with their binned current and rate."""
 
-import os
-
 import numpy as np
+
+from gfr_keras.io_utils import save_figure_atomic
 
 _SHOWN = ("Long Square", "Ramp", "Noise 1")
 
@@ -56,7 +56,5 @@ def plot_cell(cell, path, bin_size_ms=20):
         f"max firing rate {1000 * cell['max_firing_rate_per_ms']:.0f} Hz"
     )
     figure.tight_layout()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    figure.savefig(path + ".tmp.png", dpi=90)
-    os.replace(path + ".tmp.png", path)
+    save_figure_atomic(figure, path, dpi=90)
     plt.close(figure)
