@@ -19,6 +19,29 @@ _CELL_ARGS = (
 )
 
 
+def run_gfr_loop(gfr_cell, inner_loop, sequences, initial_state, mask, training):
+    """`keras.layers.RNN.inner_loop` for a cell that runs `gfr_cell`, with two speed-ups.
+
+    Same maths as the generic loop: the neurons' weights are read once per
+    sequence rather than once per step, and without a mask the traces are
+    carried as `[batch, units, n]` instead of the flat public state (XLA runs
+    that about 2.5x faster). With a mask the flat state stays, since Keras' JAX
+    loop broadcasts the mask against 2-D states only. The traces are the last
+    state of `initial_state`.
+    """
+    gfr_cell._loop.weights = gfr_cell.read_weights()
+    try:
+        if mask is not None:
+            return inner_loop(sequences, initial_state, mask, training=training)
+        *others, h0 = initial_state
+        h0 = ops.reshape(h0, (-1, gfr_cell.units, gfr_cell.n_traces))
+        last, outputs, states = inner_loop(sequences, [*others, h0], mask, training=training)
+        *others, h = states
+        return last, outputs, [*others, ops.reshape(h, (-1, gfr_cell.units * gfr_cell.n_traces))]
+    finally:
+        gfr_cell._loop.weights = None
+
+
 @keras.saving.register_keras_serializable(package="gfr_keras")
 class GFR(keras.layers.RNN):
     """A population of `units` GFR neurons run over time.
@@ -83,22 +106,7 @@ class GFR(keras.layers.RNN):
         return super().call(sequences, mask=mask, training=training, initial_state=initial_state)
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        # Two speed-ups over the generic loop, same maths: the weights are read
-        # once per sequence rather than once per step, and without a mask the
-        # traces are carried as [batch, units, n] instead of the flat public state
-        # (XLA runs that about 2.5x faster). With a mask the flat state stays,
-        # since Keras' JAX loop broadcasts the mask against 2-D states only.
-        cell = self.cell
-        cell._loop.weights = cell.read_weights()
-        try:
-            if mask is not None:
-                return super().inner_loop(sequences, initial_state, mask, training=training)
-            f0, h0 = initial_state
-            h0 = ops.reshape(h0, (-1, cell.units, cell.n_traces))
-            last, outputs, (f, h) = super().inner_loop(sequences, [f0, h0], mask, training=training)
-            return last, outputs, [f, ops.reshape(h, (-1, cell.units * cell.n_traces))]
-        finally:
-            cell._loop.weights = None
+        return run_gfr_loop(self.cell, super().inner_loop, sequences, initial_state, mask, training)
 
     def simulate(self, current_pa, initial_state=None):
         """Rates `[batch, time, units]` and traces `[batch, time, units, n]`; see `GFRCell.simulate`."""

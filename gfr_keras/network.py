@@ -7,7 +7,8 @@ Per step, with `x_t` one image row and `r` the neurons' rates::
     logits_t = W_out r_t + b_out
 
 After the 28 rows the network runs zero-input steps: training uses the logits
-of the first of them, prediction the mean softmax over the first 5.
+of the first of them (as the reference; `compile_network(readout_loss="all")`
+trains on all 5), prediction the mean softmax over the first 5.
 """
 
 import numpy as np
@@ -15,6 +16,8 @@ import keras
 from keras import ops
 
 from gfr_keras.cell import GFRCell
+from gfr_keras.layer import run_gfr_loop
+from gfr_keras.optimizers import ScaledAdam
 from gfr_keras.params import stack_params
 
 #: Spec section 8's default neurons: 4 traces, alpha = [4, 0, 0, 0], g(z) = max(0, tanh(z)).
@@ -89,6 +92,7 @@ class GFRNetworkCell(keras.layers.Layer):
         drive = drive + self.recurrent_scale * (ops.matmul(rates, self.recurrent_kernel) + self.recurrent_bias)
         return self.neurons(drive, states)
 
+
     def get_initial_state(self, batch_size=None):
         return self.neurons.get_initial_state(batch_size)
 
@@ -106,6 +110,19 @@ class GFRNetworkCell(keras.layers.Layer):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class GFRNetworkRNN(keras.layers.RNN):
+    """`keras.layers.RNN` over a `GFRNetworkCell`, running the neurons like the `GFR` layer does.
+
+    Same results as `keras.layers.RNN(cell)`; faster because the neurons'
+    weights are read once per sequence and their traces carried 3-D (see
+    `gfr_keras.layer.run_gfr_loop`).
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        return run_gfr_loop(self.cell.neurons, super().inner_loop, sequences, initial_state, mask, training)
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
@@ -130,7 +147,11 @@ class AppendZeroSteps(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
 class ReadoutSteps(keras.layers.Layer):
-    """Logits `[batch, time, classes]` -> (logits at `first`, mean softmax over `count` steps from `first`)."""
+    """Logits `[batch, time, classes]` -> the readout steps `first .. first + count - 1`.
+
+    Returns `(logits at first [batch, classes], their logits [batch, count, classes],
+    mean softmax over them [batch, classes])`.
+    """
 
     def __init__(self, first, count, **kwargs):
         super().__init__(**kwargs)
@@ -138,10 +159,11 @@ class ReadoutSteps(keras.layers.Layer):
 
     def call(self, logits):
         readout = logits[:, self.first : self.first + self.count]
-        return logits[:, self.first], ops.mean(ops.softmax(readout, axis=-1), axis=1)
+        return logits[:, self.first], readout, ops.mean(ops.softmax(readout, axis=-1), axis=1)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2]), (input_shape[0], input_shape[2])
+        batch, classes = input_shape[0], input_shape[2]
+        return (batch, classes), (batch, self.count, classes), (batch, classes)
 
     def get_config(self):
         return {**super().get_config(), "first": self.first, "count": self.count}
@@ -161,18 +183,25 @@ def biological_neurons(records, input_size):
     }
 
 
-def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0):
-    """`n_nodes` distinct cells of one configuration, drawn with a seed; a clear error if too few."""
+def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0, replace=False):
+    """`n_nodes` cells of one configuration, drawn with a seed.
+
+    Distinct cells (as the reference) unless `replace=True`, which lets a network
+    be larger than the dataset: each cell then appears about `n_nodes / cells`
+    times, every copy with its own input and recurrent weights. Too few cells
+    without `replace` is an error naming the numbers.
+    """
     from gfr_keras.dataset import load_dataset
 
     frames = dataset if isinstance(dataset, dict) else load_dataset(dataset)
     frame = frames[tuple(configuration)]
-    if len(frame) < n_nodes:
+    if len(frame) == 0 or (len(frame) < n_nodes and not replace):
         raise ValueError(
             f"dataset: {len(frame)} cells at configuration {tuple(configuration)}, "
-            f"fewer than the {n_nodes} neurons asked for (--n-nodes)"
+            f"fewer than the {n_nodes} neurons asked for (--n-nodes); "
+            "sample with replacement (--sample-with-replacement) or use a larger dataset"
         )
-    rows = np.random.default_rng(seed).choice(len(frame), size=n_nodes, replace=False)
+    rows = np.random.default_rng(seed).choice(len(frame), size=n_nodes, replace=replace)
     return [frame.iloc[int(i)].to_dict() for i in sorted(rows)]
 
 
@@ -184,22 +213,25 @@ def build_gfr_network(
     seed=0,
     freeze_neurons=False,
     freeze_activations=False,
+    sample_with_replacement=False,
     rows=28,
     row_size=28,
     classes=10,
 ):
     """The L-MNIST GFR network as a functional `keras.Model`.
 
-    Input: images `[batch, 28, 28]` in [0, 1]. Outputs: `{"logits": [batch, 10]}`
-    (the first zero-input step, for the loss) and `{"probabilities": [batch, 10]}`
-    (mean softmax over 5 zero-input steps, for accuracy).
+    Input: images `[batch, 28, 28]` in [0, 1]. Outputs: `"logits"` `[batch, 10]`
+    (the first zero-input step, the reference's loss), `"readout_logits"`
+    `[batch, 5, 10]` (all 5 zero-input steps) and `"probabilities"` `[batch, 10]`
+    (mean softmax over the 5, for accuracy).
     """
     if neurons == "default":
         cell_args = {}
     elif neurons == "biological":
         if dataset is None:
             raise ValueError("neurons='biological' needs a dataset (path, records or load_dataset dict)")
-        cell_args = biological_neurons(sample_records(dataset, n_nodes, configuration, seed), row_size)
+        records = sample_records(dataset, n_nodes, configuration, seed, replace=sample_with_replacement)
+        cell_args = biological_neurons(records, row_size)
     else:
         raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
     params = cell_args.pop("_params", None)
@@ -209,11 +241,12 @@ def build_gfr_network(
     )
     images = keras.Input((rows, row_size), name="images")
     padded = AppendZeroSteps(READOUT_STEPS, name="zero_input_steps")(images)
-    rates = keras.layers.RNN(cell, return_sequences=True, name="gfr_rnn")(padded)
+    rates = GFRNetworkRNN(cell, return_sequences=True, name="gfr_rnn")(padded)
     logits = keras.layers.Dense(classes, name="readout")(rates)
-    train_logits, probabilities = ReadoutSteps(rows, READOUT_STEPS, name="readout_steps")(logits)
+    train_logits, readout_logits, probabilities = ReadoutSteps(rows, READOUT_STEPS, name="readout_steps")(logits)
     outputs = {
         "logits": keras.layers.Identity(name="logits")(train_logits),
+        "readout_logits": keras.layers.Identity(name="readout_logits")(readout_logits),
         "probabilities": keras.layers.Identity(name="probabilities")(probabilities),
     }
     model = keras.Model(images, outputs, name=f"gfr_network_{neurons}")
@@ -222,11 +255,51 @@ def build_gfr_network(
     return model
 
 
-def compile_network(model, learning_rate=1e-3):
-    """Adam with the gradient's global norm clipped at 5 (as the reference); loss on the logits."""
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class ReadoutCrossentropy(keras.losses.Loss):
+    """Sparse cross-entropy averaged over readout steps: labels `[batch]`, logits `[batch, steps, classes]`."""
+
+    def __init__(self, name="readout_crossentropy", reduction="sum_over_batch_size", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+
+    def call(self, y_true, y_pred):
+        steps = ops.shape(y_pred)[1]
+        labels = ops.repeat(ops.expand_dims(ops.cast(ops.reshape(y_true, (-1,)), "int32"), 1), steps, axis=1)
+        per_step = keras.losses.sparse_categorical_crossentropy(labels, y_pred, from_logits=True)
+        return ops.mean(per_step, axis=1)
+
+
+READOUT_LOSSES = ("first", "all")
+
+
+def network_targets(labels):
+    """The target dict `model.fit` wants for a network from `build_gfr_network`: the labels for every output."""
+    return {"logits": labels, "readout_logits": labels, "probabilities": labels}
+
+
+def compile_network(model, learning_rate=1e-3, readout_loss="first", beta_learning_rate_scale=1e-3):
+    """Adam with the gradient's global norm clipped at 5 (as the reference).
+
+    Args:
+        readout_loss: `"first"` (the reference: cross-entropy of the first
+            zero-input step) or `"all"` (mean over the 5 zero-input steps that
+            prediction averages, so training and prediction look at the same steps).
+        beta_learning_rate_scale: factor on the learning rate of the neurons'
+            `beta` (see `ScaledAdam` for why); 1 is plain Adam, as the reference.
+            Has no effect when the neurons are frozen.
+    """
+    if readout_loss not in READOUT_LOSSES:
+        raise ValueError(f"readout_loss: expected one of {READOUT_LOSSES}, got {readout_loss!r}")
+    if "readout_logits" not in model.output:
+        readout_loss = "first"  # Keras baselines: one readout
+    loss = (
+        {"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
+        if readout_loss == "first"
+        else {"readout_logits": ReadoutCrossentropy()}
+    )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate, global_clipnorm=5.0),
-        loss={"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        optimizer=ScaledAdam(learning_rate, multipliers={"beta": beta_learning_rate_scale}, global_clipnorm=5.0),
+        loss=loss,
         metrics={"probabilities": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
     )
     return model

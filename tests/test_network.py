@@ -18,11 +18,15 @@ from gfr_keras.mnist_data import (
 )
 from gfr_keras.network import (
     AppendZeroSteps,
+    GFRNetworkCell,
+    ReadoutCrossentropy,
     ReadoutSteps,
     build_gfr_network,
     compile_network,
+    network_targets,
     sample_records,
 )
+from gfr_keras.optimizers import ScaledAdam
 
 pytestmark = pytest.mark.backend_agnostic
 
@@ -68,8 +72,9 @@ def test_readout_layers():
     assert np.asarray(AppendZeroSteps(2)(x)).shape == (2, 5, 4)
     np.testing.assert_array_equal(np.asarray(AppendZeroSteps(2)(x))[:, 3:], 0.0)
     logits = np.random.default_rng(0).normal(size=(2, 9, 10)).astype("float32")
-    first, probabilities = ReadoutSteps(3, 5)(logits)
+    first, readout, probabilities = ReadoutSteps(3, 5)(logits)
     np.testing.assert_allclose(np.asarray(first), logits[:, 3])
+    np.testing.assert_allclose(np.asarray(readout), logits[:, 3:8])
     softmax = np.exp(logits[:, 3:8]) / np.exp(logits[:, 3:8]).sum(-1, keepdims=True)
     np.testing.assert_allclose(np.asarray(probabilities), softmax.mean(1), rtol=1e-5)
 
@@ -101,6 +106,15 @@ def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
         build_gfr_network(300, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH)
 
 
+def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
+    frame = gk.load_dataset(gk.SHIPPED_DATASET_PATH)[(20, 20)]
+    records = sample_records(gk.SHIPPED_DATASET_PATH, 300, replace=True, seed=1)
+    ids = [record["cell_id"] for record in records]
+    assert len(ids) == 300 and set(ids) <= set(frame["cell_id"]) and len(set(ids)) == len(frame)
+    assert ids == [record["cell_id"] for record in sample_records(gk.SHIPPED_DATASET_PATH, 300, replace=True, seed=1)]
+    model = build_gfr_network(30, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
+    assert model.get_layer("gfr_rnn").cell.neurons.units == 30
+
 @pytest.mark.parametrize("freeze_neurons, freeze_activations", [(True, False), (False, True)])
 def test_freezing_really_freezes(freeze_neurons, freeze_activations):
     model = compile_network(build_gfr_network(8, freeze_neurons=freeze_neurons, freeze_activations=freeze_activations), 1e-2)
@@ -108,7 +122,7 @@ def test_freezing_really_freezes(freeze_neurons, freeze_activations):
     before = {w.path: np.array(w) for w in model.weights}
     x = np.random.default_rng(0).uniform(size=(16, 28, 28)).astype("float32")
     y = np.arange(16) % 10
-    model.fit(x, {"logits": y, "probabilities": y}, epochs=2, batch_size=8, verbose=0)
+    model.fit(x, network_targets(y), epochs=2, batch_size=8, verbose=0)
     frozen = [cell.neurons.activation.poly_coeff, cell.neurons.activation.threshold_pa]
     if freeze_neurons:
         frozen += [cell.neurons.alpha, cell.neurons.beta]
@@ -124,6 +138,47 @@ def test_network_reloads_with_identical_predictions(tmp_path):
     model.save(tmp_path / "net.keras")
     loaded = keras.saving.load_model(tmp_path / "net.keras")
     x = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype("float32")
-    for key in ("logits", "probabilities"):
+    for key in ("logits", "readout_logits", "probabilities"):
         np.testing.assert_array_equal(np.asarray(loaded(x)[key]), np.asarray(model(x)[key]))
     assert not loaded.get_layer("gfr_rnn").cell.neurons.activation.trainable
+
+
+def test_network_loop_matches_a_plain_keras_rnn():
+    """The fast loop (weights read once, 3-D traces) computes what keras.layers.RNN computes."""
+    model = build_gfr_network(7, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=2)
+    fast = model.get_layer("gfr_rnn")
+    plain = keras.layers.RNN(GFRNetworkCell.from_config(fast.cell.get_config()), return_sequences=True)
+    x = np.random.default_rng(2).uniform(size=(3, 33, 28)).astype("float32")
+    plain(x)
+    plain.set_weights(fast.get_weights())
+    np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(plain(x)), rtol=1e-4, atol=1e-6)  # float32 op order
+
+
+def test_readout_loss_all_averages_the_five_steps():
+    logits = np.random.default_rng(3).normal(size=(4, 5, 10)).astype("float32")
+    labels = np.array([1, 2, 3, 4])
+    per_step = [keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, logits[:, k]) for k in range(5)]
+    np.testing.assert_allclose(float(ReadoutCrossentropy()(labels, logits)), np.mean(per_step), rtol=1e-5)
+    model = compile_network(build_gfr_network(6), 1e-2, readout_loss="all")
+    x = np.random.default_rng(0).uniform(size=(8, 28, 28)).astype("float32")
+    y = np.arange(8) % 10
+    expected = float(ReadoutCrossentropy()(y, model(x)["readout_logits"]))
+    assert model.evaluate(x, network_targets(y), verbose=0, return_dict=True)["loss"] == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="readout_loss: expected one of"):
+        compile_network(build_gfr_network(6), readout_loss="last")
+
+
+def test_beta_learns_at_a_scaled_rate():
+    """One Adam step moves beta by lr * scale, every other trained weight by about lr."""
+    model = compile_network(build_gfr_network(6), 1e-2, beta_learning_rate_scale=1e-3)
+    assert isinstance(model.optimizer, ScaledAdam)
+    cell = model.get_layer("gfr_rnn").cell
+    x = np.random.default_rng(4).uniform(size=(8, 28, 28)).astype("float32")
+    before = {w.path: np.array(w) for w in model.trainable_weights}
+    model.train_on_batch(x, network_targets(np.arange(8) % 10))
+    beta_step = np.abs(np.array(cell.neurons.beta) - before[cell.neurons.beta.path]).max()
+    alpha_step = np.abs(np.array(cell.neurons.alpha) - before[cell.neurons.alpha.path]).max()
+    assert beta_step == pytest.approx(1e-5, rel=1e-2)  # Adam's first step: lr * scale * sign(gradient)
+    assert alpha_step == pytest.approx(1e-2, rel=1e-2)
+    config = model.optimizer.get_config()
+    assert ScaledAdam.from_config(config).multipliers == {"beta": 1e-3}

@@ -31,6 +31,8 @@ def test_trains_checkpoints_and_reports(tmp_path):
     assert result["model"] == "gfr_network_default" and result["epochs_this_run"] == 2
     assert "offline: MNIST test split" in result["data"]
     assert 0.0 <= result["test_accuracy"] <= 1.0 and result["parameters"] > 0 and result["wall_time_s"] > 0
+    assert 0.0 <= result["test_accuracy_first_step"] <= 1.0
+    assert result["readout_loss"] == "all" and result["beta_lr_scale"] == 1e-3
     assert len(_rows(out / "history.csv")) == 2
     assert any((out / "logs").rglob("events.out.tfevents.*"))
     best = keras.saving.load_model(out / "best.keras")
@@ -98,3 +100,5 @@ def test_bad_inputs_are_named(tmp_path, capsys):
     assert "fewer than the 256 neurons asked for (--n-nodes)" in capsys.readouterr().err
     assert main(["train-network", "--configuration", "20", "--out", str(tmp_path / "z"), *SMALL]) == 2
     assert "--configuration: expected bin,activation-bin" in capsys.readouterr().err
+    assert main(["train-network", "--beta-lr-scale", "0", "--out", str(tmp_path / "w"), *SMALL]) == 2
+    assert "--beta-lr-scale: expected a positive number, got 0.0" in capsys.readouterr().err

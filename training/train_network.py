@@ -23,6 +23,23 @@ def add_arguments(parser):
     parser.add_argument("--freeze-activations", action="store_true", help="keep every neuron's g fixed")
     parser.add_argument("--dataset", help="GFR dataset JSON for biological neurons (default: the shipped one)")
     parser.add_argument("--configuration", default="20,20", help="bin,activation-bin of the neurons (default: %(default)s)")
+    parser.add_argument(
+        "--sample-with-replacement",
+        action="store_true",
+        help="biological neurons: allow more neurons than the dataset has cells (each cell used several times)",
+    )
+    parser.add_argument(
+        "--readout-loss",
+        choices=("first", "all"),
+        default="all",
+        help="train on the first zero-input step (the reference) or on all 5 that prediction averages (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--beta-lr-scale",
+        type=float,
+        default=1e-3,
+        help="factor on the learning rate of the neurons' beta, which acts as 1000*beta; 1 = plain Adam as the reference (default: %(default)s)",
+    )
     parser.add_argument("--data-dir", help="a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST)")
     parser.add_argument("--tfds", action="store_true", help="full MNIST through tensorflow-datasets (downloads once)")
     parser.add_argument("--baseline", choices=BASELINES, help="train this Keras layer instead, same pipeline")
@@ -95,8 +112,9 @@ def build_model(args):
             seed=args.seed,
             freeze_neurons=args.freeze_neurons,
             freeze_activations=args.freeze_activations,
+            sample_with_replacement=args.sample_with_replacement,
         )
-    return compile_network(model, args.lr)
+    return compile_network(model, args.lr, readout_loss=args.readout_loss, beta_learning_rate_scale=args.beta_lr_scale)
 
 
 def run(args):
@@ -109,16 +127,18 @@ def run(args):
     for name in ("epochs", "batch_size", "n_nodes"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
+    if not args.beta_lr_scale > 0:
+        raise ValueError(f"--beta-lr-scale: expected a positive number, got {args.beta_lr_scale}")
     parse_configuration(args.configuration)
     data = load_data(args)
     (x_train, y_train), (x_test, y_test) = data["train"], data["test"]
-    targets = lambda x, y: (x, {"logits": y, "probabilities": y})
-    train = make_dataset(x_train, y_train, args.batch_size, seed=args.seed).map(targets)
-    test = make_dataset(x_test, y_test, max(args.batch_size, 256), shuffle=False).map(targets)
-
     strategy = tf.distribute.MirroredStrategy() if args.distribute else tf.distribute.get_strategy()
     with strategy.scope():
         model = build_model(args)
+    # Every output gets the labels; the compiled loss picks the ones it trains on.
+    targets = lambda x, y: (x, {name: y for name in model.output})
+    train = make_dataset(x_train, y_train, args.batch_size, seed=args.seed).map(targets)
+    test = make_dataset(x_test, y_test, max(args.batch_size, 256), shuffle=False).map(targets)
     os.makedirs(args.out, exist_ok=True)
     callbacks = [
         keras.callbacks.TensorBoard(os.path.join(args.out, "logs")),
@@ -134,9 +154,9 @@ def run(args):
     history = model.fit(train, validation_data=test, epochs=args.epochs, callbacks=callbacks, verbose=2, shuffle=False)
     wall_s = time.perf_counter() - started
 
-    def accuracy(x, y):
-        probabilities = model.predict(x, batch_size=512, verbose=0)["probabilities"]
-        return float(np.mean(np.argmax(probabilities, axis=1) == y))
+    def accuracy(x, y, output="probabilities"):
+        scores = model.predict(x, batch_size=512, verbose=0)[output]
+        return float(np.mean(np.argmax(scores, axis=1) == y))
 
     result = {
         "model": model.name,
@@ -148,6 +168,11 @@ def run(args):
         "data": data["label"],
         "train_accuracy": accuracy(x_train, y_train),
         "test_accuracy": accuracy(x_test, y_test),
+        # Diagnostic: the first zero-input step alone (the step the reference trains on).
+        "test_accuracy_first_step": accuracy(x_test, y_test, "logits"),
+        "readout_loss": None if args.baseline else args.readout_loss,
+        "beta_lr_scale": None if args.baseline else args.beta_lr_scale,
+        "sample_with_replacement": args.sample_with_replacement,
         "best_val_accuracy": float(max(history.history.get("val_probabilities_accuracy", [float("nan")]))),
         "epochs_this_run": len(history.history.get("loss", [])),
         "epochs": args.epochs,
