@@ -20,10 +20,14 @@ from gfr_keras.models import GFRModel, load_gfr_model, population_from_records
 from gfr_keras.network import (  # also registers the network's layers for .keras loading
     AppendZeroSteps,
     GFRNetworkCell,
+    GFRNetworkRNN,
+    ReadoutCrossentropy,
     ReadoutSteps,
     build_gfr_network,
     compile_network,
+    network_targets,
 )
+from gfr_keras.optimizers import ScaledAdam
 from gfr_keras.params import ParameterError, validate_params
 from gfr_keras.processed import read_processed_cell, write_processed_cell
 from gfr_keras.timescales import CONFIGURATIONS, decay_rates
@@ -40,6 +44,10 @@ __all__ = [
     "GFRCell",
     "GFRModel",
     "GFRNetworkCell",
+    "GFRNetworkRNN",
+    "ReadoutCrossentropy",
+    "ScaledAdam",
+    "network_targets",
     "AppendZeroSteps",
     "ReadoutSteps",
     "build_gfr_network",
