@@ -15,7 +15,7 @@ def add_arguments(parser):
     parser.add_argument(
         "--sampling-rate", type=int, default=10_000, help="samples per second (default: %(default)s)"
     )
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes; 1 simulates in this process (default: %(default)s)")
 
 
 def _write_one(cache_dir, row, sampling_rate_hz, seed):
@@ -33,7 +33,11 @@ def run(args):
     manifest = write_cache_index(args.out, rows)
     todo = [row for row in rows if not os.path.exists(os.path.join(args.out, f"specimen_{int(row['specimen__id'])}", "ephys.nwb"))]
     started = time.perf_counter()
-    if todo:
+    if todo and args.workers <= 1:
+        # In this process: no second TensorFlow import (e.g. one cell from a notebook).
+        for row in tqdm(todo, desc="synth-cells", unit="cell"):
+            _write_one(args.out, row, args.sampling_rate, args.seed)
+    elif todo:
         # spawn: the workers must not inherit the parent's TensorFlow threads.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, args.workers), mp_context=context) as pool:
