@@ -277,7 +277,7 @@ def network_targets(labels):
     return {"logits": labels, "readout_logits": labels, "probabilities": labels}
 
 
-def compile_network(model, learning_rate=1e-3, readout_loss="first", beta_learning_rate_scale=1e-3):
+def compile_network(model, learning_rate=1e-3, readout_loss="all", beta_learning_rate_scale=1e-3, jit_compile="auto"):
     """Adam with the gradient's global norm clipped at 5 (as the reference).
 
     Args:
@@ -287,6 +287,9 @@ def compile_network(model, learning_rate=1e-3, readout_loss="first", beta_learni
         beta_learning_rate_scale: factor on the learning rate of the neurons'
             `beta` (see `ScaledAdam` for why); 1 is plain Adam, as the reference.
             Has no effect when the neurons are frozen.
+        jit_compile: as `keras.Model.compile`. Keras' `"auto"` leaves XLA off
+            on a CPU-only TensorFlow machine; `True` turns it on there (see
+            docs/benchmarks.md for what it changes).
     """
     if readout_loss not in READOUT_LOSSES:
         raise ValueError(f"readout_loss: expected one of {READOUT_LOSSES}, got {readout_loss!r}")
@@ -301,5 +304,6 @@ def compile_network(model, learning_rate=1e-3, readout_loss="first", beta_learni
         optimizer=ScaledAdam(learning_rate, multipliers={"beta": beta_learning_rate_scale}, global_clipnorm=5.0),
         loss=loss,
         metrics={"probabilities": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
+        jit_compile=jit_compile,
     )
     return model
