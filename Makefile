@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 RUN := $(UV) run --no-sync
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test benchmark env shipped-dataset
+.PHONY: demo test benchmark env shipped-dataset notebooks
 
 env:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -41,6 +41,11 @@ test: env
 
 benchmark: env
 	$(RUN) python benchmarks/cell_throughput.py
+	$(RUN) python benchmarks/lmnist_throughput.py
+
+# Re-execute the four notebooks as CI does (GFR_QUICK=1) and rewrite their committed outputs.
+notebooks: env
+	$(RUN) python notebooks/execute.py --write
 
 # The dataset shipped in gfr_keras/data/gfr_dataset.json: the full default protocol,
 # all six configurations, on a 50-cell synthetic bank (about 25 minutes on 2 cores).
