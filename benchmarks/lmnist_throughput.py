@@ -24,7 +24,15 @@ import numpy as np
 
 import gfr_keras as gk
 from gfr_keras.mnist_data import offline_mnist
-from gfr_keras.network import READOUT_STEPS, AppendZeroSteps, GFRNetworkCell, ReadoutSteps, build_gfr_network, compile_network
+from gfr_keras.network import (
+    READOUT_STEPS,
+    AppendZeroSteps,
+    GFRNetworkCell,
+    ReadoutSteps,
+    build_gfr_network,
+    compile_network,
+    network_targets,
+)
 
 
 def gfr_network_plain_rnn(n_nodes):
@@ -75,7 +83,7 @@ def main():
     x, y = images[:n], labels[:n]
     jit = {"auto": "auto", "on": True, "off": False}[args.jit_compile]
     models = {name: build(name, args.n_nodes, jit) for name in args.models}
-    targets = {name: {key: y for key in model.output} for name, model in models.items()}
+    targets = {name: network_targets(y, model) for name, model in models.items()}
     for name, model in models.items():  # compile (and XLA-trace) outside the timing
         model.fit(x, targets[name], batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
     rates = {name: [] for name in models}

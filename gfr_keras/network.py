@@ -6,9 +6,9 @@ Per step, with `x_t` one image row and `r` the neurons' rates::
     r_t = GFR population(u_t)
     logits_t = W_out r_t + b_out
 
-After the 28 rows the network runs zero-input steps: training uses the logits
-of the first of them (as the reference; `compile_network(readout_loss="all")`
-trains on all 5), prediction the mean softmax over the first 5.
+After the 28 rows the network runs 5 zero-input steps: prediction is their mean
+softmax; training uses all 5 (`compile_network(readout_loss="all")`, the
+default) or, as the reference, the first (`readout_loss="first"`).
 """
 
 import numpy as np
@@ -272,9 +272,14 @@ class ReadoutCrossentropy(keras.losses.Loss):
 READOUT_LOSSES = ("first", "all")
 
 
-def network_targets(labels):
-    """The target dict `model.fit` wants for a network from `build_gfr_network`: the labels for every output."""
-    return {"logits": labels, "readout_logits": labels, "probabilities": labels}
+def network_targets(labels, model=None):
+    """The target dict `model.fit` wants: the labels for every output (the compiled loss picks its own).
+
+    Outputs of a network from `build_gfr_network` unless `model` is given (e.g. a
+    Keras baseline with only `logits` and `probabilities`).
+    """
+    names = model.output if model is not None else ("logits", "readout_logits", "probabilities")
+    return {name: labels for name in names}
 
 
 def compile_network(model, learning_rate=1e-3, readout_loss="all", beta_learning_rate_scale=1e-3, jit_compile="auto"):

@@ -133,6 +133,7 @@ def run(args):
     import tensorflow as tf
 
     from gfr_keras.mnist_data import make_dataset
+    from gfr_keras.network import network_targets
 
     for name in ("epochs", "batch_size", "n_nodes"):
         if getattr(args, name) < 1:
@@ -145,8 +146,7 @@ def run(args):
     strategy = tf.distribute.MirroredStrategy() if args.distribute else tf.distribute.get_strategy()
     with strategy.scope():
         model = build_model(args)
-    # Every output gets the labels; the compiled loss picks the ones it trains on.
-    targets = lambda x, y: (x, {name: y for name in model.output})
+    targets = lambda x, y: (x, network_targets(y, model))
     train = make_dataset(x_train, y_train, args.batch_size, seed=args.seed).map(targets)
     test = make_dataset(x_test, y_test, max(args.batch_size, 256), shuffle=False).map(targets)
     os.makedirs(args.out, exist_ok=True)
@@ -164,10 +164,12 @@ def run(args):
     history = model.fit(train, validation_data=test, epochs=args.epochs, callbacks=callbacks, verbose=2, shuffle=False)
     wall_s = time.perf_counter() - started
 
-    def accuracy(x, y, output="probabilities"):
-        scores = model.predict(x, batch_size=512, verbose=0)[output]
-        return float(np.mean(np.argmax(scores, axis=1) == y))
+    def accuracies(x, y, outputs):
+        predicted = model.predict(x, batch_size=512, verbose=0)  # once for every output asked for
+        return [float(np.mean(np.argmax(predicted[output], axis=1) == y)) for output in outputs]
 
+    (train_accuracy,) = accuracies(x_train, y_train, ["probabilities"])
+    test_accuracy, test_accuracy_first_step = accuracies(x_test, y_test, ["probabilities", "logits"])
     result = {
         "model": model.name,
         "baseline": args.baseline,
@@ -176,10 +178,10 @@ def run(args):
         "freeze_activations": args.freeze_activations,
         "n_nodes": args.n_nodes,
         "data": data["label"],
-        "train_accuracy": accuracy(x_train, y_train),
-        "test_accuracy": accuracy(x_test, y_test),
+        "train_accuracy": train_accuracy,
+        "test_accuracy": test_accuracy,
         # Diagnostic: the first zero-input step alone (the step the reference trains on).
-        "test_accuracy_first_step": accuracy(x_test, y_test, "logits"),
+        "test_accuracy_first_step": test_accuracy_first_step,
         "readout_loss": None if args.baseline else args.readout_loss,
         "beta_lr_scale": None if args.baseline else args.beta_lr_scale,
         "sample_with_replacement": args.sample_with_replacement,
