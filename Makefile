@@ -25,7 +25,7 @@ demo: env
 	for config in $(CONFIGURATIONS); do \
 		bin=$${config%,*}; actv=$${config#*,}; \
 		$(RUN) gfr fit --processed demo_output/processed --bin-size $$bin --activation-bin-size $$actv \
-			--config configs/test.json --out demo_output/fits_$${bin}_$${actv} || exit 1; \
+			--config test --out demo_output/fits_$${bin}_$${actv} || exit 1; \
 	done
 	$(RUN) gfr build-dataset --fits demo_output/fits_* --out demo_output/gfr_dataset.json
 	$(RUN) gfr train-network --epochs 2 --n-nodes 64 --limit 2000 --out demo_output/lmnist_default
@@ -47,7 +47,7 @@ benchmark: env
 notebooks: env
 	$(RUN) python notebooks/execute.py --write
 
-# The dataset shipped in gfr_keras/data/gfr_dataset.json: the full default protocol,
+# The dataset shipped in gfr_keras/resources/gfr_dataset.json: the full default protocol,
 # all six configurations, on a 50-cell synthetic bank (about 25 minutes on 2 cores).
 SHIP := build/shipped
 shipped-dataset: env
@@ -56,6 +56,6 @@ shipped-dataset: env
 	for config in $(CONFIGURATIONS); do \
 		bin=$${config%,*}; actv=$${config#*,}; \
 		$(RUN) gfr fit --processed $(SHIP)/processed --bin-size $$bin --activation-bin-size $$actv \
-			--config configs/default.json --out $(SHIP)/fits_$${bin}_$${actv} || exit 1; \
+			--config default --out $(SHIP)/fits_$${bin}_$${actv} || exit 1; \
 	done
-	$(RUN) gfr build-dataset --fits $(SHIP)/fits_* --out gfr_keras/data/gfr_dataset.json
+	$(RUN) gfr build-dataset --fits $(SHIP)/fits_* --out gfr_keras/resources/gfr_dataset.json

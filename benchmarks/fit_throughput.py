@@ -42,7 +42,7 @@ def synthetic_cell(cell_id, rng, bin_size_ms=20):
 
 
 def epoch_seconds(n_cells, epochs, jit_compile=None, seed=0):
-    from gfr_keras.fitting import fit_neurons
+    from gfr_keras.fitting.trainer import fit_neurons
 
     rng = np.random.default_rng(seed)
     cells = [synthetic_cell(i, rng) for i in range(n_cells)]

@@ -14,6 +14,7 @@ import argparse
 import csv
 import json
 import os
+import subprocess
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -42,8 +43,6 @@ def main():
     parser.add_argument("--out", default="runs/lmnist")
     args = parser.parse_args()
 
-    from training.cli import main as gfr
-
     results = {}
     for name in args.models:
         nodes = args.n_nodes
@@ -51,7 +50,8 @@ def main():
         argv = ["train-network", "--epochs", str(args.epochs), "--n-nodes", str(nodes), "--batch-size", str(args.batch_size),
                 "--lr", str(args.lr), "--out", out, *MODELS[name]]
         print(f"== {name}: gfr {' '.join(argv)}", flush=True)
-        if gfr(argv) != 0:
+        # The command itself, in its own process, as a user runs it.
+        if subprocess.run(["gfr", *argv]).returncode != 0:
             raise SystemExit(f"{name} failed")
         with open(os.path.join(out, "result.json")) as handle:
             results[name] = json.load(handle)
@@ -76,7 +76,7 @@ def figures(results, out):
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from gfr_keras.mnist_data import offline_mnist
+    from gfr_keras.network.mnist import offline_mnist
 
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for name, r in results.items():

@@ -23,8 +23,8 @@ import keras
 import numpy as np
 
 import gfr_keras as gk
-from gfr_keras.mnist_data import offline_mnist
-from gfr_keras.network import (
+from gfr_keras.network.mnist import offline_mnist
+from gfr_keras.network.model import (
     READOUT_STEPS,
     AppendZeroSteps,
     GFRNetworkCell,
@@ -45,7 +45,7 @@ def gfr_network_plain_rnn(n_nodes):
 
 
 def build(name, n_nodes, jit_compile="auto"):
-    from training.train_network import build_baseline
+    from gfr_keras.network.baselines import build_baseline
 
     if name in ("simple_rnn", "gru", "lstm"):
         model = build_baseline(name, n_nodes)

@@ -1,5 +1,6 @@
-"""Atomic file writes: a temp file in the target folder, then a rename."""
+"""Atomic file writes (a temp file in the target folder, then a rename) and the failure log of pipelines."""
 
+import csv
 import json
 import os
 import tempfile
@@ -42,3 +43,44 @@ def save_figure_atomic(figure, path, dpi=100):
     """Save a matplotlib figure as PNG atomically (readers never see half a file)."""
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi)
+
+
+def write_csv_atomic(path, header, rows):
+    """Write a CSV file (a header row, then `rows`) atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            writer.writerows(rows)
+
+
+class FailureLog:
+    """`failures.csv` of a pipeline over cells: `cell_id,reason`, rewritten atomically on every change.
+
+    A rerun reads the previous failures; a cell that succeeds later is removed.
+    """
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+        self.reasons = {}
+        if os.path.exists(self.path):
+            with open(self.path, newline="") as handle:
+                self.reasons = {int(row["cell_id"]): row["reason"] for row in csv.DictReader(handle)}
+
+    def add(self, cell_id, reason):
+        self.reasons[int(cell_id)] = str(reason)
+        self._write()
+
+    def clear(self, cell_id):
+        if self.reasons.pop(int(cell_id), None) is not None:
+            self._write()
+
+    def _write(self):
+        write_csv_atomic(self.path, ["cell_id", "reason"], sorted(self.reasons.items()))
+
+
+def remove_stale_temp_files(folder):
+    """Temp files of a killed run (`atomic_path` names them `.<target>.<random>.tmp`)."""
+    for name in os.listdir(folder):
+        if name.startswith(".") and name.endswith(".tmp"):
+            os.remove(os.path.join(folder, name))

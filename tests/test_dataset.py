@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import gfr_keras as gk
-from gfr_keras.models import float64_available
+from gfr_keras.dataset.lookup import float64_available
 
 pytestmark = pytest.mark.backend_agnostic
 
@@ -194,7 +194,7 @@ def test_explained_variance_ratio_edge_cases():
 def test_shipped_dataset_loads_and_matches_its_documented_counts():
     frames = gk.load_dataset(gk.SHIPPED_DATASET_PATH)
     counts = {config: len(frame) for config, frame in frames.items()}
-    # gfr_keras/data/README.md and docs/benchmarks.md quote these.
+    # gfr_keras/resources/README.md and docs/benchmarks.md quote these.
     assert counts == {(10, 20): 12, (10, 100): 10, (20, 20): 25, (20, 100): 18, (50, 100): 25, (100, 100): 38}
     frame = frames[(20, 20)]
     assert (frame["val_evr"] > 0.5).all() and (frame["train_loss"] < 0.45).all()

@@ -5,11 +5,11 @@ import json
 import pytest
 
 import gfr_keras as gk
-from training.build_dataset import build_records, passes_filters
+from gfr_keras.dataset import build_records, passes_filters
 from training.cli import main
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
-TEST_CONFIG = str(ROOT / "configs" / "test.json")
+TEST_CONFIG = "test"  # the packaged quick protocol, by name
 
 
 def fit(processed, out, *extra):
@@ -78,8 +78,8 @@ def test_filters_and_duplicates():
     assert passes_filters(base)
     assert not passes_filters({**base, "val_evr": 0.5})
     assert not passes_filters({**base, "train_loss": 0.45})
-    assert not passes_filters({**base, "status": "failed: x"})
-    fit_record = {"cell_id": 1, "bin_size": 20, "actv_bin_size": 20, "_path": "a/1.json", "status": "failed: x"}
+    assert not passes_filters({**base, "status": "failed", "failure_reason": "x"})
+    fit_record = {"cell_id": 1, "bin_size": 20, "actv_bin_size": 20, "_path": "a/1.json", "status": "failed", "failure_reason": "x"}
     with pytest.raises(ValueError, match="cell 1 at \\[20, 20\\] is also in a/1.json"):
         build_records([fit_record, {**fit_record, "_path": "b/1.json"}])
 
@@ -93,11 +93,11 @@ def test_bad_arguments_are_named(processed, tmp_path, capsys):
     bad.write_text('{"activation_epochs": 1, "activation_repeats": 1, "hparams": [{"lr": 0.1}]}')
     argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20"]
     assert main(argv + ["--config", str(bad), "--out", str(tmp_path)]) == 2
-    assert "bad.json: field 'hparams[0]'" in capsys.readouterr().err
+    assert "bad.json: key 'hparams[0]'" in capsys.readouterr().err
 
 
 def test_kernel_over_time():
-    from training.fit_plots import kernel
+    from gfr_keras.neurons.kernels import kernel_over_time as kernel
 
     # lam = 1 is an instantaneous trace (only lag 0); lam = 0.5 halves every bin.
     assert kernel([2.0, 4.0], [1.0, 0.5], 4).tolist() == [6.0, 2.0, 1.0, 0.5]

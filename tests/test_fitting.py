@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from gfr_keras.fitting import fit_cells, initial_activation
-from gfr_keras.processed import read_processed_cell
+import gfr_keras as gk
+from gfr_keras.fitting.trainer import fit_cells, initial_activation
+from gfr_keras.ephys.processed import read_processed_cell
 
 QUICK = {
     "activation_epochs": 60,
@@ -69,8 +70,8 @@ def test_a_nan_cell_fails_without_touching_its_neighbours(cells):
         if sweep["stimulus_name"] == "Noise 1":
             sweep["current_pa"][20][50] = math.nan
     fitted = fit_cells(broken, 20, 20, config=QUICK)
-    assert fitted[2]["status"].startswith("failed")
-    assert "NaN" in fitted[2]["status"]
+    assert fitted[2]["status"] == gk.dataset.fits.FitStatus.FAILED
+    assert "NaN" in fitted[2]["failure_reason"]
     for index in (0, 1, 3, 4, 5):
         assert_same_fit(clean[index], fitted[index])
 

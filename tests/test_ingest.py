@@ -14,8 +14,8 @@ import h5py
 import numpy as np
 import pytest
 
-from gfr_keras.preprocessing import BIN_SIZES_MS
-from gfr_keras.processed import read_processed_cell
+from gfr_keras.ephys.binning import BIN_SIZES_MS
+from gfr_keras.ephys.processed import read_processed_cell
 from training.cli import main
 
 
@@ -42,7 +42,7 @@ def test_bank_is_a_cell_types_cache_of_real_cells(bank):
     from allensdk.core.cell_types_cache import CellTypesCache
 
     cells = CellTypesCache(manifest_file=str(bank / "manifest.json")).get_cells()
-    metadata = __import__("pandas").read_csv(ROOT / "gfr_keras" / "data" / "allen_cell_types_metadata.csv")
+    metadata = __import__("pandas").read_csv(ROOT / "gfr_keras" / "resources" / "allen_cell_types_metadata.csv")
     real = metadata.set_index("specimen__id")
     assert len(cells) == 3
     for cell in cells:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gfr_keras as gk
-from gfr_keras.mnist_data import (
+from gfr_keras.network.mnist import (
     OFFICIAL_MD5,
     OFFLINE_MNIST_DIR,
     load_idx_folder,
@@ -16,7 +16,7 @@ from gfr_keras.mnist_data import (
     read_idx,
     validate_images,
 )
-from gfr_keras.network import (
+from gfr_keras.network.model import (
     AppendZeroSteps,
     GFRNetworkCell,
     ReadoutCrossentropy,

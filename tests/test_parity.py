@@ -52,7 +52,7 @@ def test_layer_reproduces_reference_rates_and_traces(reference, index):
 
 @pytest.mark.parametrize("index", NEURONS)
 def test_float64_model_matches_exact_recurrence(reference, index):
-    from gfr_keras.models import float64_available
+    from gfr_keras.dataset.lookup import float64_available
 
     if not float64_available():
         pytest.skip("this backend holds no float64 (JAX without jax_enable_x64)")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gfr_keras.preprocessing import analysis_window, bin_sweep, max_firing_rate_per_ms
+from gfr_keras.ephys.binning import analysis_window, bin_sweep, max_firing_rate_per_ms
 
 RATE_HZ = 10_000
 

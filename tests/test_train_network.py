@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from gfr_keras.mnist_data import offline_mnist
+from gfr_keras.network.mnist import offline_mnist
 from training.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

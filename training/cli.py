@@ -12,7 +12,7 @@ def _demo(args):
 
     records = None
     if args.dataset:
-        from gfr_keras.dataset import read_dataset
+        from gfr_keras.dataset.records import read_dataset
 
         records = read_dataset(args.dataset)
     print_summary(run_demo(args.out, records=records))

@@ -3,9 +3,9 @@
 import os
 import numpy as np
 
-from gfr_keras.dataset import REFERENCE_DATASET_PATH, read_dataset
+from gfr_keras.dataset.records import REFERENCE_DATASET_PATH, read_dataset
 from gfr_keras.io_utils import save_figure_atomic
-from gfr_keras.models import population_from_records
+from gfr_keras.dataset.lookup import population_from_records
 
 
 def demo_current_pa(duration_ms=5000, resolution_ms=1, seed=0):

@@ -14,8 +14,8 @@ def add_arguments(parser):
 
 def run(args):
     from gfr_keras.dataset import SHIPPED_DATASET_PATH, load_dataset, lookup_records
-    from gfr_keras.export import export_gfr_neurons, export_lmnist
-    from training.train_network import parse_configuration
+    from gfr_keras.neurons.timescales import parse_configuration
+    from gfr_keras.serving.export import export_gfr_neurons, export_lmnist
 
     if args.kind == "lmnist":
         import keras
@@ -28,7 +28,10 @@ def run(args):
         written = export_lmnist(keras.saving.load_model(path), args.out, source=os.path.abspath(args.run))
     else:
         dataset = args.dataset or os.fspath(SHIPPED_DATASET_PATH)
-        bin_size, activation_bin_size = parse_configuration(args.configuration)
+        try:
+            bin_size, activation_bin_size = parse_configuration(args.configuration)
+        except ValueError as error:
+            raise ValueError(f"--{error}") from None
         frames = load_dataset(dataset)
         cell_ids = args.cell_ids or frames[(bin_size, activation_bin_size)]["cell_id"].tolist()
         if not cell_ids:

@@ -19,13 +19,13 @@ def add_arguments(parser):
 
 
 def _write_one(cache_dir, row, sampling_rate_hz, seed):
-    from gfr_keras.synthetic_cells import write_cell
+    from gfr_keras.ephys.synthetic import write_cell
 
     return write_cell(cache_dir, row, sampling_rate_hz, seed)
 
 
 def run(args):
-    from gfr_keras.synthetic_cells import choose_cells, load_allen_metadata, write_cache_index
+    from gfr_keras.ephys.synthetic import choose_cells, load_allen_metadata, write_cache_index
 
     if args.n < 1:
         raise ValueError(f"--n: expected a positive number of cells, got {args.n}")

@@ -7,9 +7,8 @@ RUN_DIR/result.json with accuracies, epochs, parameters and wall time.
 """
 
 import json
-import os
-import time
 
+# Known here without importing Keras, so `--help` stays fast; gfr_keras.network.baselines checks it too.
 BASELINES = ("simple_rnn", "gru", "lstm")
 
 
@@ -56,149 +55,56 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="RUN_DIR")
 
 
-def load_data(args):
-    from gfr_keras.mnist_data import load_idx_folder, offline_mnist, tfds_mnist
-
-    if args.data_dir and args.tfds:
-        raise ValueError("--data-dir and --tfds: give one data source")
-    if args.data_dir:
-        data = load_idx_folder(args.data_dir)
-        data["label"] = f"IDX folder {args.data_dir}"
-    elif args.tfds:
-        data = tfds_mnist()
-    else:
-        data = offline_mnist(args.seed)
-    if args.limit:
-        data["train"] = tuple(x[: args.limit] for x in data["train"])
-        data["test"] = tuple(x[: max(1, args.limit // 4)] for x in data["test"])
-        data["label"] += f", first {args.limit} / {max(1, args.limit // 4)} images"
-    return data
-
-
-def build_baseline(kind, n_nodes, rows=28, row_size=28, classes=10, seed=0):
-    """A Keras recurrent layer with the GFR network's outputs (`logits`, `probabilities`)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    layer = {"simple_rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[kind]
-    images = keras.Input((rows, row_size), name="images")
-    logits = keras.layers.Dense(classes, name="readout")(layer(n_nodes, name=kind)(images))
-    outputs = {
-        "logits": keras.layers.Identity(name="logits")(logits),
-        "probabilities": keras.layers.Softmax(name="probabilities")(logits),
-    }
-    return keras.Model(images, outputs, name=kind)
-
-
-def parse_configuration(text):
-    from gfr_keras.timescales import CONFIGURATIONS
-
-    try:
-        configuration = tuple(int(x) for x in text.split(","))
-    except ValueError:
-        configuration = None
-    if configuration not in CONFIGURATIONS:
-        raise ValueError(
-            f"--configuration: expected bin,activation-bin, one of {[','.join(map(str, c)) for c in CONFIGURATIONS]}, got {text!r}"
-        )
-    return configuration
-
-
-def build_model(args):
-    from gfr_keras.dataset import SHIPPED_DATASET_PATH
-    from gfr_keras.network import build_gfr_network, compile_network
-
-    if args.baseline:
-        model = build_baseline(args.baseline, args.n_nodes, seed=args.seed)
-    else:
-        model = build_gfr_network(
-            args.n_nodes,
-            neurons=args.neurons,
-            dataset=args.dataset or SHIPPED_DATASET_PATH,
-            configuration=parse_configuration(args.configuration),
-            seed=args.seed,
-            freeze_neurons=args.freeze_neurons,
-            freeze_activations=args.freeze_activations,
-            sample_with_replacement=args.sample_with_replacement,
-        )
-    jit_compile = "auto" if args.distribute else {"on": True, "off": False, "auto": "auto"}[args.jit_compile]
-    return compile_network(
-        model, args.lr, readout_loss=args.readout_loss, beta_learning_rate_scale=args.beta_lr_scale, jit_compile=jit_compile
-    )
-
-
-def run(args):
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from gfr_keras.mnist_data import make_dataset
-    from gfr_keras.network import network_targets
+def _check(args):
+    from gfr_keras.neurons.timescales import parse_configuration
 
     for name in ("epochs", "batch_size", "n_nodes"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
     if not args.beta_lr_scale > 0:
         raise ValueError(f"--beta-lr-scale: expected a positive number, got {args.beta_lr_scale}")
-    parse_configuration(args.configuration)
-    data = load_data(args)
-    (x_train, y_train), (x_test, y_test) = data["train"], data["test"]
+    try:
+        return parse_configuration(args.configuration)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
+
+
+def run(args):
+    import tensorflow as tf
+
+    from gfr_keras.network.mnist import load_mnist
+    from gfr_keras.network.train import build_model, train_lmnist
+
+    configuration = _check(args)
+    data = load_mnist(args.data_dir, args.tfds, args.limit, args.seed)
     strategy = tf.distribute.MirroredStrategy() if args.distribute else tf.distribute.get_strategy()
-    with strategy.scope():
-        model = build_model(args)
-    targets = lambda x, y: (x, network_targets(y, model))
-    train = make_dataset(x_train, y_train, args.batch_size, seed=args.seed).map(targets)
-    test = make_dataset(x_test, y_test, max(args.batch_size, 256), shuffle=False).map(targets)
-    os.makedirs(args.out, exist_ok=True)
-    callbacks = [
-        keras.callbacks.TensorBoard(os.path.join(args.out, "logs")),
-        keras.callbacks.ModelCheckpoint(
-            os.path.join(args.out, "best.keras"), monitor="val_probabilities_accuracy", mode="max", save_best_only=True
-        ),
-        keras.callbacks.BackupAndRestore(os.path.join(args.out, "backup")),
-        keras.callbacks.CSVLogger(os.path.join(args.out, "history.csv"), append=True),
-    ]
-    print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {strategy.num_replicas_in_sync}")
-    started = time.perf_counter()
-    # The tf.data pipeline shuffles every epoch itself.
-    history = model.fit(train, validation_data=test, epochs=args.epochs, callbacks=callbacks, verbose=2, shuffle=False)
-    wall_s = time.perf_counter() - started
-
-    def accuracies(x, y, outputs):
-        predicted = model.predict(x, batch_size=512, verbose=0)  # once for every output asked for
-        return [float(np.mean(np.argmax(predicted[output], axis=1) == y)) for output in outputs]
-
-    (train_accuracy,) = accuracies(x_train, y_train, ["probabilities"])
-    test_accuracy, test_accuracy_first_step = accuracies(x_test, y_test, ["probabilities", "logits"])
-    result = {
-        "model": model.name,
+    settings = {
         "baseline": args.baseline,
         "neurons": None if args.baseline else args.neurons,
         "freeze_neurons": args.freeze_neurons,
         "freeze_activations": args.freeze_activations,
         "n_nodes": args.n_nodes,
-        "data": data["label"],
-        "train_accuracy": train_accuracy,
-        "test_accuracy": test_accuracy,
-        # Diagnostic: the first zero-input step alone (the step the reference trains on).
-        "test_accuracy_first_step": test_accuracy_first_step,
         "readout_loss": None if args.baseline else args.readout_loss,
         "beta_lr_scale": None if args.baseline else args.beta_lr_scale,
         "sample_with_replacement": args.sample_with_replacement,
-        "jit_compile": bool(model.jit_compile),
-        "best_val_accuracy": float(max(history.history.get("val_probabilities_accuracy", [float("nan")]))),
-        "epochs_this_run": len(history.history.get("loss", [])),
-        "epochs": args.epochs,
-        "parameters": int(model.count_params()),
-        "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-        "wall_time_s": wall_s,
-        "train_samples_per_s": len(y_train) * len(history.history.get("loss", [])) / wall_s if wall_s else None,
-        "replicas": strategy.num_replicas_in_sync,
         "lr": args.lr,
-        "batch_size": args.batch_size,
     }
-    from gfr_keras.io_utils import write_json_atomic
-
-    write_json_atomic(result, os.path.join(args.out, "result.json"), indent=1)
+    with strategy.scope():
+        model = build_model(
+            args.n_nodes,
+            baseline=args.baseline,
+            neurons=args.neurons,
+            dataset=args.dataset,
+            configuration=configuration,
+            freeze_neurons=args.freeze_neurons,
+            freeze_activations=args.freeze_activations,
+            sample_with_replacement=args.sample_with_replacement,
+            learning_rate=args.lr,
+            readout_loss=args.readout_loss,
+            beta_learning_rate_scale=args.beta_lr_scale,
+            jit_compile="auto" if args.distribute else {"on": True, "off": False, "auto": "auto"}[args.jit_compile],
+            seed=args.seed,
+        )
+    result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
     print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
     return 0

@@ -7,7 +7,7 @@ adds nothing to a loss or its gradients.
 
 import numpy as np
 
-from gfr_keras.preprocessing import STIMULUS_NAMES
+from gfr_keras.ephys.binning import STIMULUS_NAMES
 
 
 def stimulus_groups(cells, bin_size_ms):

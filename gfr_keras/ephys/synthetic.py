@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from gfr_keras.io_utils import write_json_atomic
-from gfr_keras.nwb_writer import write_nwb
+from gfr_keras.ephys.nwb import write_nwb
 
-ALLEN_METADATA_PATH = resources.files("gfr_keras") / "data" / "allen_cell_types_metadata.csv"
+ALLEN_METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
 
 _FEATURES = {
     "ef__ri": "input_resistance_mohm",

@@ -17,27 +17,17 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from gfr_keras.activation import PolynomialActivation
-from gfr_keras.fit_data import activation_pairs, stimulus_groups
-from gfr_keras.layer import GFR
-from gfr_keras.metrics import explained_variance_ratio
-from gfr_keras.timescales import decay_rates
+from gfr_keras.neurons.activation import PolynomialActivation
+from gfr_keras.fitting.data import activation_pairs, stimulus_groups
+from gfr_keras.neurons.layer import GFR
+from gfr_keras.dataset.fits import FitStatus, failed
+from gfr_keras.dataset.metrics import explained_variance_ratio
+from gfr_keras.fitting.config import FitConfig
+from gfr_keras.neurons.params import IDENTITY_G, fresh_params
 
 TRAIN_STIMULI = ("Long Square", "Ramp", "Noise 1")
 VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published protocol does
 TEST_STIMULUS = "Noise 2"
-
-DEFAULT_CONFIG = {
-    "config_name": "default",
-    "activation_epochs": 1000,
-    "activation_repeats": 3,
-    "activation_lr": 0.05,
-    "eps": 1e-8,
-    "hparams": [{"lr": 1e-2, "epochs": 200}, {"lr": 1e-3, "epochs": 200}, {"lr": 1e-4, "epochs": 200}],
-    "early_stop_repeats": 3,
-    "seed": 0,
-}
-
 
 class UnitAdam:
     """Adam (as in PyTorch: eps added to the bias-corrected root) with one step size per unit.
@@ -105,16 +95,16 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
     Returns:
         list (one per cell) of dicts: `g` (spec dict or None), `loss`, `status`.
     """
-    config = {**DEFAULT_CONFIG, **(config or {})}
-    repeats = int(config["activation_repeats"])
+    config = FitConfig.coerce(config)
+    repeats = config.activation_repeats
     current, rate, mask = activation_pairs(cells, activation_bin_size_ms)
     n_cells = len(cells)
-    g_params, statuses = [], []
+    g_params, reasons = [], []
     for unit in range(n_cells):
         real = mask[:, unit] > 0
         gamma = float(cells[unit]["max_firing_rate_per_ms"])
         # Seeded per cell, so a cell starts the same wherever it sits in the population.
-        rng = np.random.default_rng([int(config["seed"]), int(cells[unit]["cell_id"])])
+        rng = np.random.default_rng([config.seed, int(cells[unit]["cell_id"])])
         for _ in range(repeats):
             b, coeff, sigma = initial_activation(current[real, unit], rate[real, unit], degree, rng)
             usable = real.any() and sigma > 0 and gamma > 0 and np.all(np.isfinite(coeff))
@@ -127,15 +117,13 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
                     "bin_size": activation_bin_size_ms,
                 }
             )
-        statuses.append(
-            "ok" if real.any() and gamma > 0 else "failed: no Long Square pairs or no spikes for the activation"
-        )
+        reasons.append(None if real.any() and gamma > 0 else "no Long Square pairs or no spikes for the activation")
     layer = PolynomialActivation.from_params(g_params)
     variables = [layer.threshold_pa, layer.poly_coeff]
-    optimizer = UnitAdam(variables, np.full(n_cells * repeats, config["activation_lr"]))
+    optimizer = UnitAdam(variables, np.full(n_cells * repeats, config.activation_lr))
     tile = lambda x: np.repeat(x, repeats, axis=1)  # unit order: cell-major, restarts inner
     current_t, rate_t, mask_t = (tf.constant(tile(x)) for x in (current, rate, mask))
-    eps = float(config["eps"])
+    eps = config.eps
 
     @tf.function
     def train_step():
@@ -147,7 +135,7 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
         optimizer.apply(tape.gradient(objective, variables))
         return per_unit
 
-    for _ in range(int(config["activation_epochs"])):
+    for _ in range(config.activation_epochs):
         losses = train_step()
     final = np.asarray(losses).reshape(n_cells, repeats)  # loss before the last update, as published
     fitted = layer.get_arrays()
@@ -156,9 +144,8 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
         finite = np.where(np.isfinite(final[unit]), final[unit], np.inf)
         best = int(np.argmin(finite))
         index = unit * repeats + best
-        if statuses[unit] != "ok" or not np.isfinite(final[unit, best]):
-            status = statuses[unit] if statuses[unit] != "ok" else "failed: activation loss is NaN"
-            results.append({"g": None, "loss": float("nan"), "status": status})
+        if reasons[unit] is not None or not np.isfinite(final[unit, best]):
+            results.append({"g": None, "loss": float("nan"), **failed(reasons[unit] or "activation loss is NaN")})
             continue
         d = int(fitted["degree"][index])
         results.append(
@@ -171,19 +158,13 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
                     "bin_size": activation_bin_size_ms,
                 },
                 "loss": float(final[unit, best]),
-                "status": "ok",
+                "status": FitStatus.OK,
             }
         )
     return results
 
 
 # -- the whole neuron ---------------------------------------------------------------
-
-
-def _fresh_params(g, bin_size_ms):
-    lam = decay_rates(bin_size_ms)
-    n = len(lam)
-    return {"a": [[float(n)] + [0.0] * (n - 1)], "b": [[0.0] * n], "ds": lam, "bin_size": bin_size_ms, "g": g}
 
 
 def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, stats=None):
@@ -210,28 +191,27 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         `train_loss`, `test_loss` (final values of the kept run),
         `train_losses`, `test_losses` (curves), `lr`, `epochs`, `status`.
     """
-    config = {**DEFAULT_CONFIG, **(config or {})}
-    runs = config["hparams"]
+    config = FitConfig.coerce(config)
+    runs = config.hparams
     n_cells, n_runs = len(cells), len(runs)
     groups = stimulus_groups(cells, bin_size_ms)
     results = [None] * n_cells
     for unit, activation in enumerate(activations):
         missing = [s for s in (*TRAIN_STIMULI, TEST_STIMULUS) if s not in groups or groups[s]["n_sweeps"][unit] == 0]
-        if activation["status"] != "ok":
-            results[unit] = {"status": activation["status"]}
+        if activation["status"] != FitStatus.OK:
+            results[unit] = failed(activation["failure_reason"])
         elif missing:
-            results[unit] = {"status": f"failed: no {', '.join(missing)} sweeps at {bin_size_ms} ms"}
-    fallback_g = {"max_current": [1.0], "max_firing_rate": [1.0], "poly_coeff": [[0.0, 1.0]], "b": [0.0], "bin_size": 20}
+            results[unit] = failed(f"no {', '.join(missing)} sweeps at {bin_size_ms} ms")
     params = [
-        _fresh_params(activations[u]["g"] if results[u] is None else fallback_g, bin_size_ms)
+        fresh_params(activations[u]["g"] if results[u] is None else IDENTITY_G, bin_size_ms)
         for _ in range(n_runs)
         for u in range(n_cells)
     ]  # unit index = run * n_cells + cell
     layer = GFR.from_params(params, return_sequences=True, freeze_activation=True)
     variables = [layer.cell.alpha, layer.cell.beta]
-    unit_lr = np.repeat([float(r["lr"]) for r in runs], n_cells)
+    unit_lr = np.repeat([r.lr for r in runs], n_cells)
     optimizer = UnitAdam(variables, unit_lr)
-    eps = float(config["eps"])
+    eps = config.eps
     tile = lambda x: np.tile(x, (1,) * (x.ndim - 1) + (n_runs,))
 
     def batch(name):
@@ -266,21 +246,21 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         return sequence_loss(current, rate, mask, n_sweeps)
 
     order = list(TRAIN_STIMULI)
-    np.random.default_rng(config["seed"]).shuffle(order)
+    np.random.default_rng(config.seed).shuffle(order)
     train_batches = [batch(name) for name in order]
     test_batch = batch(TEST_STIMULUS)
     n_units = layer.units
     train_curves = [[] for _ in range(n_units)]
     test_curves = [[] for _ in range(n_units)]
     active = np.array([results[u % n_cells] is None for u in range(n_units)])
-    failed = np.zeros(n_units, bool)
+    nan_loss = np.zeros(n_units, bool)
     epochs = np.zeros(n_units, int)
-    repeats = int(config["early_stop_repeats"])
+    repeats = config.early_stop_repeats
     epoch_seconds = []
-    for epoch in range(max(int(r["epochs"]) for r in runs)):
+    for epoch in range(max(r.epochs for r in runs)):
         epoch_started = time.perf_counter()
         for run, r in enumerate(runs):
-            if epoch >= int(r["epochs"]):
+            if epoch >= r.epochs:
                 active[run * n_cells : (run + 1) * n_cells] = False
         if not active.any():
             break
@@ -296,7 +276,7 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
             test_curves[unit].append(float(test_loss[unit]))
             epochs[unit] += 1
             if not np.isfinite(epoch_loss[unit]):
-                failed[unit] = True
+                nan_loss[unit] = True
                 active[unit] = False
             elif len(train_curves[unit]) >= repeats and len(set(train_curves[unit][-repeats:])) == 1:
                 active[unit] = False  # early stop: the loss no longer changes
@@ -317,12 +297,12 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         candidates = []
         for run in range(n_runs):
             unit = run * n_cells + cell
-            if failed[unit]:
+            if nan_loss[unit]:
                 continue
             evr = _evr(val, val_pred, cell, unit)
             candidates.append((evr if np.isfinite(evr) else -np.inf, run, unit))
         if not candidates:
-            results[cell] = {"status": "failed: the training loss turned NaN in every run"}
+            results[cell] = failed("the training loss turned NaN in every run")
             continue
         _, run, unit = max(candidates, key=lambda c: c[0])
         results[cell] = {
@@ -333,9 +313,10 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
             "test_loss": test_curves[unit][-1],
             "train_losses": train_curves[unit],
             "test_losses": test_curves[unit],
-            "lr": float(runs[run]["lr"]),
+            "lr": runs[run].lr,
             "epochs": int(epochs[unit]),
-            "status": "ok",
+            "status": FitStatus.OK,
+            "failure_reason": None,
         }
     return results
 

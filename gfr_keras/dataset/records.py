@@ -1,4 +1,4 @@
-"""The GFR parameter dataset (spec section 4): JSON records and their pandas view.
+"""The GFR parameter dataset file (spec section 4): JSON records, validated on read and write.
 
 The file is a JSON list of records::
 
@@ -13,20 +13,18 @@ import numbers
 import os
 from importlib import resources
 
-import pandas as pd
-
 from gfr_keras.io_utils import write_json_atomic
-from gfr_keras.params import ParameterError, validate_params
-from gfr_keras.timescales import CONFIGURATIONS
+from gfr_keras.neurons.params import ParameterError, validate_params
+from gfr_keras.neurons.timescales import CONFIGURATIONS
 
 #: Six reference neurons shipped with the package, one per configuration
-#: (see gfr_keras/data/README.md): the offline default dataset.
-REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "data" / "reference_neurons.json"
+#: (see gfr_keras/resources/README.md): the offline default dataset.
+REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "resources" / "reference_neurons.json"
 
 #: The dataset shipped with the package: the full default protocol, all six
 #: configurations, on a 50-cell synthetic bank (`make shipped-dataset`; see
-#: gfr_keras/data/README.md).
-SHIPPED_DATASET_PATH = resources.files("gfr_keras") / "data" / "gfr_dataset.json"
+#: gfr_keras/resources/README.md).
+SHIPPED_DATASET_PATH = resources.files("gfr_keras") / "resources" / "gfr_dataset.json"
 
 #: Columns of each configuration's DataFrame, in order.
 COLUMNS = [
@@ -61,8 +59,10 @@ def validate_record(record, context="record"):
     if isinstance(cell_id, bool) or not isinstance(cell_id, int) or cell_id < 0:
         raise DatasetError(f"{context}: field 'cell_id': expected a non-negative integer, got {cell_id!r}")
     context = f"{context} (cell_id {cell_id})"
-    if not isinstance(record["cre-line"], str):
-        raise DatasetError(f"{context}: field 'cre-line': expected a string, got {record['cre-line']!r}")
+    cre_line = record["cre-line"]
+    # The published writer leaves human cells' empty line_name as NaN (JSON token NaN).
+    if not (cre_line is None or isinstance(cre_line, str) or (isinstance(cre_line, float) and math.isnan(cre_line))):
+        raise DatasetError(f"{context}: field 'cre-line': expected a string or null, got {cre_line!r}")
     configuration = (record["bin_size"], record["actv_bin_size"])
     if configuration not in CONFIGURATIONS:
         raise DatasetError(
@@ -136,84 +136,9 @@ def write_dataset(records, path):
             completely written.
     """
     if isinstance(records, dict):
-        records = _records_from_frames(records)
+        from gfr_keras.dataset.frames import records_from_frames
+
+        records = records_from_frames(records)
     records = [dict(record) for record in records]
     _validate_records(records, os.fspath(path))
     write_json_atomic(records, path)
-
-
-def _records_from_frames(frames):
-    records = []
-    for frame in frames.values():
-        for row in frame[COLUMNS].to_dict(orient="records"):
-            row["cell_id"] = int(row["cell_id"])
-            row["bin_size"] = int(row["bin_size"])
-            row["actv_bin_size"] = int(row["actv_bin_size"])
-            for key in _METRICS:
-                value = row[key]
-                row[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-            records.append(row)
-    return records
-
-
-def load_dataset(dataset):
-    """The dataset as one DataFrame per configuration.
-
-    Args:
-        dataset: a path to a dataset JSON file, or a list of records.
-
-    Returns:
-        dict keyed by `(bin_size, actv_bin_size)` over the six published
-        configurations (an empty DataFrame where the file has none), each a
-        DataFrame with columns `COLUMNS` (`params` holds the spec dict).
-    """
-    if isinstance(dataset, (str, os.PathLike)):
-        records = read_dataset(dataset)
-    else:
-        records = list(dataset)
-        _validate_records(records, "records")
-    frame = pd.DataFrame(records, columns=COLUMNS)
-    frame = frame.astype({"cell_id": "int64", "bin_size": "int64", "actv_bin_size": "int64"})
-    for key in _METRICS:
-        frame[key] = pd.to_numeric(frame[key], errors="coerce").astype("float64")
-    return {
-        configuration: frame[
-            (frame["bin_size"] == configuration[0]) & (frame["actv_bin_size"] == configuration[1])
-        ].reset_index(drop=True)
-        for configuration in CONFIGURATIONS
-    }
-
-
-def _as_frames(dataset):
-    if isinstance(dataset, dict):
-        return dataset
-    return load_dataset(dataset)
-
-
-def lookup_records(dataset, cell_ids, bin_size, activation_bin_size):
-    """The records of `cell_ids` at one configuration, in the order given.
-
-    Args:
-        dataset: a `load_dataset` dict, a path, or a list of records.
-        cell_ids: iterable of ints.
-
-    Raises:
-        KeyError naming the first unknown cell and the configuration;
-        ValueError for a configuration that is not one of the six.
-    """
-    configuration = (bin_size, activation_bin_size)
-    if configuration not in CONFIGURATIONS:
-        raise ValueError(
-            f"bin_size/activation_bin_size: expected one of {[list(c) for c in CONFIGURATIONS]}, "
-            f"got {list(configuration)}"
-        )
-    frame = _as_frames(dataset)[configuration].set_index("cell_id", drop=False)
-    records = []
-    for cell_id in cell_ids:
-        if cell_id not in frame.index:
-            raise KeyError(
-                f"cell_id {cell_id} is not in the dataset for configuration "
-                f"(bin_size={bin_size}, actv_bin_size={activation_bin_size})"
-            )
-        records.append(frame.loc[cell_id, COLUMNS].to_dict())
-    return records

@@ -4,8 +4,8 @@ import numpy as np
 import keras
 from keras import ops
 
-from gfr_keras.initializers import OneHot
-from gfr_keras.params import stack_g_params
+from gfr_keras.neurons.initializers import OneHot
+from gfr_keras.neurons.params import stack_g_params
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")

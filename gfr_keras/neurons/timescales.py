@@ -37,3 +37,17 @@ def decay_rates(bin_size_ms):
 def n_traces(bin_size_ms):
     """Number of traces `n` the spec implies for `bin_size_ms`."""
     return len(decay_rates(bin_size_ms))
+
+
+def parse_configuration(text):
+    """`"20,20"` -> `(20, 20)`: a model bin size and an activation bin size (ms), one of `CONFIGURATIONS`."""
+    try:
+        configuration = tuple(int(x) for x in str(text).split(","))
+    except ValueError:
+        configuration = None
+    if configuration not in CONFIGURATIONS:
+        raise ValueError(
+            f"configuration: expected bin,activation-bin (ms), one of "
+            f"{[','.join(map(str, c)) for c in CONFIGURATIONS]}, got {text!r}"
+        )
+    return configuration

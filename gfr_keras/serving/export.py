@@ -116,7 +116,7 @@ def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_nam
     import tensorflow as tf
 
     from gfr_keras.io_utils import atomic_path
-    from gfr_keras.models import population_from_records
+    from gfr_keras.dataset.lookup import population_from_records
 
     records = list(records)
     layer = population_from_records(records, return_sequences=True, return_state=True, name="gfr")

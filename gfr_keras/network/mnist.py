@@ -9,7 +9,7 @@ from importlib import resources
 
 import numpy as np
 
-OFFLINE_MNIST_DIR = resources.files("gfr_keras") / "data" / "mnist"
+OFFLINE_MNIST_DIR = resources.files("gfr_keras") / "resources" / "mnist"
 #: md5 of the official files (yann.lecun.com), checked against the shipped copies in the tests.
 OFFICIAL_MD5 = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
@@ -120,3 +120,31 @@ def make_dataset(images, labels, batch_size, shuffle=True, seed=0):
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_mnist(data_dir=None, tfds=False, limit=None, seed=0):
+    """One of the three MNIST sources, optionally cut to the first `limit` / `limit // 4` images.
+
+    Args:
+        data_dir: a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST).
+        tfds: full MNIST through tensorflow-datasets (online, downloads once).
+        limit: smoke runs: the first `limit` training and `limit // 4` test images.
+        seed: the offline split's permutation (used when neither source is given).
+
+    Returns:
+        `{"train": (images, labels), "test": (images, labels), "label": str}`.
+    """
+    if data_dir and tfds:
+        raise ValueError("--data-dir and --tfds: give one data source")
+    if data_dir:
+        data = load_idx_folder(data_dir)
+        data["label"] = f"IDX folder {data_dir}"
+    elif tfds:
+        data = tfds_mnist()
+    else:
+        data = offline_mnist(seed)
+    if limit:
+        data["train"] = tuple(x[:limit] for x in data["train"])
+        data["test"] = tuple(x[: max(1, limit // 4)] for x in data["test"])
+        data["label"] += f", first {limit} / {max(1, limit // 4)} images"
+    return data

@@ -1,6 +1,6 @@
 """From one recorded sweep to binned current and firing rate (spec section 5).
 
-Plain numpy; `gfr_keras.allen_ingest` feeds it sweeps read with allensdk.
+Plain numpy; `gfr_keras.ephys.allen` feeds it sweeps read with allensdk.
 """
 
 import numpy as np

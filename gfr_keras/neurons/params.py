@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from gfr_keras.timescales import ACTIVATION_BIN_SIZES_MS, MODEL_BIN_SIZES_MS, n_traces
+from gfr_keras.neurons.timescales import ACTIVATION_BIN_SIZES_MS, MODEL_BIN_SIZES_MS, decay_rates, n_traces
 
 
 class ParameterError(ValueError):
@@ -206,3 +206,19 @@ def unstack_params(arrays):
             }
         )
     return params_list
+
+
+#: An activation that passes current through unchanged (g(I) = I for I > 0, in 1/ms per pA):
+#: a placeholder for units that will never be trained (cells that failed before fitting).
+IDENTITY_G = {"max_current": [1.0], "max_firing_rate": [1.0], "poly_coeff": [[0.0, 1.0]], "b": [0.0], "bin_size": 20}
+
+
+def fresh_params(g, bin_size_ms):
+    """A neuron before fitting (spec section 6): alpha = (n, 0, ..., 0), beta = 0, activation `g`.
+
+    With alpha's weight n on the fastest trace (lambda_1 = 1), the mean of the n traces is
+    the current itself, so the untrained neuron's rate is g(current).
+    """
+    lam = decay_rates(bin_size_ms)
+    n = len(lam)
+    return {"a": [[float(n)] + [0.0] * (n - 1)], "b": [[0.0] * n], "ds": lam, "bin_size": bin_size_ms, "g": g}

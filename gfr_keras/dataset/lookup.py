@@ -1,9 +1,40 @@
-"""Keras models of fitted neurons built from the parameter dataset."""
+"""Finding neurons in the dataset: records by cell id, and Keras models of them."""
 
 import keras
 
-from gfr_keras.dataset import lookup_records
-from gfr_keras.layer import GFR
+from gfr_keras.dataset.frames import as_frames
+from gfr_keras.dataset.records import COLUMNS
+from gfr_keras.neurons.timescales import CONFIGURATIONS
+from gfr_keras.neurons.layer import GFR
+
+
+def lookup_records(dataset, cell_ids, bin_size, activation_bin_size):
+    """The records of `cell_ids` at one configuration, in the order given.
+
+    Args:
+        dataset: a `load_dataset` dict, a path, or a list of records.
+        cell_ids: iterable of ints.
+
+    Raises:
+        KeyError naming the first unknown cell and the configuration;
+        ValueError for a configuration that is not one of the six.
+    """
+    configuration = (bin_size, activation_bin_size)
+    if configuration not in CONFIGURATIONS:
+        raise ValueError(
+            f"bin_size/activation_bin_size: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"got {list(configuration)}"
+        )
+    frame = as_frames(dataset)[configuration].set_index("cell_id", drop=False)
+    records = []
+    for cell_id in cell_ids:
+        if cell_id not in frame.index:
+            raise KeyError(
+                f"cell_id {cell_id} is not in the dataset for configuration "
+                f"(bin_size={bin_size}, actv_bin_size={activation_bin_size})"
+            )
+        records.append(frame.loc[cell_id, COLUMNS].to_dict())
+    return records
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")

@@ -4,18 +4,14 @@ import numpy as np
 import keras
 from keras import ops
 
-from gfr_keras.activation import PolynomialActivation
-from gfr_keras.initializers import OneHot
-from gfr_keras.input_checks import check_current
-from gfr_keras.params import stack_params, unstack_params
-from gfr_keras.timescales import decay_rates as decay_rates_for_bin_size
+from gfr_keras.neurons.activation import PolynomialActivation
+from gfr_keras.neurons.initializers import OneHot
+from gfr_keras.neurons.input_checks import check_current
+from gfr_keras.neurons.params import stack_params, unstack_params
+from gfr_keras.neurons.timescales import decay_rates as decay_rates_for_bin_size
 
 # f is carried in 1/ms; the recurrence feeds it back in Hz.
-_HZ_PER_PER_MS = 1000.0
-
-
-class _LoopWeights:
-    weights = None
+from gfr_keras.units import HZ_PER_PER_MS as _HZ_PER_PER_MS
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
@@ -113,9 +109,6 @@ class GFRCell(keras.layers.Layer):
         )
         self.state_size = [units, units * self.n_traces]
         self.output_size = units
-        # Weights read once per sequence by GFR.inner_loop. A plain holder object,
-        # because Keras tracks (and, once built, refuses) dict attributes of layers.
-        self._loop = _LoopWeights()
 
     def build(self, input_shape):
         if input_shape[-1] not in (None, 1, self.units):
@@ -174,9 +167,8 @@ class GFRCell(keras.layers.Layer):
         return f, [f, h]
 
     def call(self, inputs, states, training=False):
-        # Inside GFR's loop the weights were read once before it (see GFR.inner_loop).
-        weights = self._loop.weights if self._loop.weights is not None else self.read_weights()
-        return self.step(inputs, states, weights)
+        # A loop over time reads the weights once and calls `step` (see `run_gfr_loop`).
+        return self.step(inputs, states, self.read_weights())
 
     def get_initial_state(self, batch_size=None):
         return [

@@ -15,10 +15,10 @@ import numpy as np
 import keras
 from keras import ops
 
-from gfr_keras.cell import GFRCell
-from gfr_keras.layer import run_gfr_loop
+from gfr_keras.neurons.cell import GFRCell
+from gfr_keras.neurons.layer import run_gfr_loop
 from gfr_keras.optimizers import ScaledAdam
-from gfr_keras.params import stack_params
+from gfr_keras.neurons.params import stack_params
 
 #: Spec section 8's default neurons: 4 traces, alpha = [4, 0, 0, 0], g(z) = max(0, tanh(z)).
 DEFAULT_DECAY_RATES = [1.0, 0.6321, 0.3935, 0.1813]
@@ -86,11 +86,32 @@ class GFRNetworkCell(keras.layers.Layer):
         if not self.neurons.built:
             self.neurons.build((None, self.units))
 
-    def call(self, inputs, states, training=False):
+    @property
+    def n_traces(self):
+        return self.neurons.n_traces
+
+    def read_weights(self):
+        """The tensors one step needs, read once so a loop over time can reuse them."""
+        return {
+            "input_kernel": ops.convert_to_tensor(self.input_kernel),
+            "input_bias": ops.convert_to_tensor(self.input_bias),
+            "recurrent_kernel": ops.convert_to_tensor(self.recurrent_kernel),
+            "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
+            "input_scale": ops.convert_to_tensor(self.input_scale),
+            "neurons": self.neurons.read_weights(),
+        }
+
+    def step(self, inputs, states, weights):
+        """One time step with weights from `read_weights` (the maths of `call`)."""
         rates = states[0]
-        drive = self.input_scale * (ops.matmul(inputs, self.input_kernel) + self.input_bias)
-        drive = drive + self.recurrent_scale * (ops.matmul(rates, self.recurrent_kernel) + self.recurrent_bias)
-        return self.neurons(drive, states)
+        drive = weights["input_scale"] * (ops.matmul(inputs, weights["input_kernel"]) + weights["input_bias"])
+        drive = drive + self.recurrent_scale * (
+            ops.matmul(rates, weights["recurrent_kernel"]) + weights["recurrent_bias"]
+        )
+        return self.neurons.step(drive, states, weights["neurons"])
+
+    def call(self, inputs, states, training=False):
+        return self.step(inputs, states, self.read_weights())
 
 
     def get_initial_state(self, batch_size=None):
@@ -118,11 +139,11 @@ class GFRNetworkRNN(keras.layers.RNN):
 
     Same results as `keras.layers.RNN(cell)`; faster because the neurons'
     weights are read once per sequence and their traces carried 3-D (see
-    `gfr_keras.layer.run_gfr_loop`).
+    `gfr_keras.neurons.layer.run_gfr_loop`).
     """
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        return run_gfr_loop(self.cell.neurons, super().inner_loop, sequences, initial_state, mask, training)
+        return run_gfr_loop(self, sequences, initial_state, mask)
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
@@ -191,7 +212,7 @@ def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0, replace=Fal
     times, every copy with its own input and recurrent weights. Too few cells
     without `replace` is an error naming the numbers.
     """
-    from gfr_keras.dataset import load_dataset
+    from gfr_keras.dataset.frames import load_dataset
 
     frames = dataset if isinstance(dataset, dict) else load_dataset(dataset)
     frame = frames[tuple(configuration)]

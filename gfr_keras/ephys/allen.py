@@ -1,15 +1,15 @@
 """Allen Cell Types recordings to processed cells, through allensdk (the `allen` extra).
 
 `CellTypesCache` lists cells and opens each cell's NWB file as an `NwbDataSet`;
-`gfr_keras.preprocessing` turns every sweep into binned current and rate
-(spec section 5); `gfr_keras.processed` writes the result. With a manifest of
+`gfr_keras.ephys.binning` turns every sweep into binned current and rate
+(spec section 5); `gfr_keras.ephys.processed` writes the result. With a manifest of
 a real cache, allensdk downloads what is missing from the Allen API; with a
 cache written by `gfr synth-cells` everything is already on disk.
 """
 
 import numpy as np
 
-from gfr_keras.preprocessing import (
+from gfr_keras.ephys.binning import (
     BIN_SIZES_MS,
     REQUIRED_STIMULI,
     STIMULUS_NAMES,

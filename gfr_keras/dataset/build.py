@@ -1,0 +1,72 @@
+"""From per-cell fit files to dataset records (spec section 4), with the table of counts."""
+
+import numpy as np
+
+from gfr_keras.dataset.fits import is_ok, read_fits  # noqa: F401  (read_fits: part of this step's API)
+from gfr_keras.dataset.filters import passes_filters
+from gfr_keras.neurons.timescales import CONFIGURATIONS
+
+
+def _record(fit, configuration):
+    return {
+        "cell_id": int(fit["cell_id"]),
+        # null, not "", when the cell has no cre line (human cells), as the published file has NaN
+        "cre-line": fit.get("cre_line") or None,
+        "bin_size": configuration[0],
+        "actv_bin_size": configuration[1],
+        "val_evr": fit["val_evr"],
+        "test_evr": fit["test_evr"],
+        "train_loss": fit["train_loss"],
+        "test_loss": fit["test_loss"],
+        "params": fit["params"],
+    }
+
+
+def build_records(fits):
+    """Dataset records from the fits that pass the published filters.
+
+    Returns:
+        `(records, table)`: records sorted by configuration and cell id; `table`
+        maps each configuration to counts (`fitted`, `ok`, `kept`) and the test
+        EVRs of all fitted cells and of the kept ones.
+
+    Raises:
+        ValueError naming the file of a fit at an unknown configuration, or of a
+        cell fitted twice at one configuration.
+    """
+    records = []
+    table = {c: {"fitted": 0, "ok": 0, "kept": 0, "test_evr": [], "all_test_evr": []} for c in CONFIGURATIONS}
+    seen = {}
+    for fit in fits:
+        configuration = (fit["bin_size"], fit["actv_bin_size"])
+        if configuration not in table:
+            raise ValueError(
+                f"{fit['_path']}: configuration {list(configuration)} is not one of {[list(c) for c in CONFIGURATIONS]}"
+            )
+        ident = (fit["cell_id"], *configuration)
+        if ident in seen:
+            raise ValueError(f"{fit['_path']}: cell {fit['cell_id']} at {list(configuration)} is also in {seen[ident]}")
+        seen[ident] = fit["_path"]
+        row = table[configuration]
+        row["fitted"] += 1
+        row["ok"] += is_ok(fit)
+        if is_ok(fit) and fit.get("test_evr") is not None:
+            row["all_test_evr"].append(fit["test_evr"])
+        if passes_filters(fit):
+            row["kept"] += 1
+            row["test_evr"].append(fit["test_evr"])
+            records.append(_record(fit, configuration))
+    records.sort(key=lambda r: (r["bin_size"], r["actv_bin_size"], r["cell_id"]))
+    return records, table
+
+
+def format_table(table):
+    """`build_records`' table as Markdown: counts and median test EVRs per configuration."""
+    lines = [
+        "bin size | activation bin size | cells fitted | fit ok | in dataset | median test EVR, all fitted | median test EVR, in dataset",
+        "---:|---:|---:|---:|---:|---:|---:",
+    ]
+    for (bin_size, actv), row in table.items():
+        medians = [f"{np.median(v):.3f}" if v else "-" for v in (row["all_test_evr"], row["test_evr"])]
+        lines.append(f"{bin_size} | {actv} | {row['fitted']} | {row['ok']} | {row['kept']} | {medians[0]} | {medians[1]}")
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""The dataset's pandas view: one DataFrame per configuration (the published layout)."""
+
+import math
+import os
+
+import pandas as pd
+
+from gfr_keras.dataset.records import _METRICS, COLUMNS, _validate_records, read_dataset
+from gfr_keras.neurons.timescales import CONFIGURATIONS
+
+
+def records_from_frames(frames):
+    """The records of a `load_dataset` dict, as plain JSON-ready dicts."""
+    records = []
+    for frame in frames.values():
+        for row in frame[COLUMNS].to_dict(orient="records"):
+            row["cell_id"] = int(row["cell_id"])
+            row["bin_size"] = int(row["bin_size"])
+            row["actv_bin_size"] = int(row["actv_bin_size"])
+            for key in _METRICS:
+                value = row[key]
+                row[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            records.append(row)
+    return records
+
+
+def load_dataset(dataset):
+    """The dataset as one DataFrame per configuration.
+
+    Args:
+        dataset: a path to a dataset JSON file, or a list of records.
+
+    Returns:
+        dict keyed by `(bin_size, actv_bin_size)` over the six published
+        configurations (an empty DataFrame where the file has none), each a
+        DataFrame with columns `COLUMNS` (`params` holds the spec dict).
+    """
+    if isinstance(dataset, (str, os.PathLike)):
+        records = read_dataset(dataset)
+    else:
+        records = list(dataset)
+        _validate_records(records, "records")
+    frame = pd.DataFrame(records, columns=COLUMNS)
+    frame = frame.astype({"cell_id": "int64", "bin_size": "int64", "actv_bin_size": "int64"})
+    for key in _METRICS:
+        frame[key] = pd.to_numeric(frame[key], errors="coerce").astype("float64")
+    return {
+        configuration: frame[
+            (frame["bin_size"] == configuration[0]) & (frame["actv_bin_size"] == configuration[1])
+        ].reset_index(drop=True)
+        for configuration in CONFIGURATIONS
+    }
+
+
+def as_frames(dataset):
+    if isinstance(dataset, dict):
+        return dataset
+    return load_dataset(dataset)

@@ -1,0 +1,103 @@
+"""Preprocessing a whole cache: every cell to `<cell_id>.h5`, resumable, failures isolated.
+
+A cell whose file exists is skipped; every file is written under a temporary name
+and renamed, so a killed run leaves no half-written file. A cell that fails goes
+to `failures.csv` with its reason and the run goes on; a rerun tries it again.
+"""
+
+import csv
+import os
+import time
+
+from tqdm import tqdm
+
+from gfr_keras.ephys.allen import CellProcessingError, list_cells, open_cache, process_cell
+from gfr_keras.ephys.processed import write_processed_cell
+from gfr_keras.io_utils import FailureLog, remove_stale_temp_files, write_csv_atomic
+
+
+def read_cell_ids(path):
+    """Cell ids from a CSV: one per line, optionally under a header; errors name the file and line."""
+    ids = []
+    with open(path, newline="") as handle:
+        for line_number, row in enumerate(csv.reader(handle), start=1):
+            if not row or not row[0].strip():
+                continue
+            value = row[0].strip()
+            if line_number == 1 and not value.lstrip("-").replace(".", "", 1).isdigit():
+                continue  # a header
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{path}: line {line_number}: expected a cell id, got {value!r}") from None
+            if number != int(number) or number < 0:
+                raise ValueError(f"{path}: line {line_number}: expected a cell id, got {value!r}")
+            ids.append(int(number))
+    return ids
+
+
+def open_manifest(manifest_path, download=False):
+    """The `CellTypesCache` of `manifest_path`; never goes online unless `download` is set."""
+    if not os.path.exists(manifest_path) and not download:
+        raise FileNotFoundError(
+            f"--manifest: {manifest_path} does not exist. Point it at a CellTypesCache manifest.json "
+            f"(e.g. one written by `gfr synth-cells`), or pass --download to let allensdk create it "
+            f"and download cells from the Allen Cell Types API (online)."
+        )
+    return open_cache(manifest_path)
+
+
+def _process_one(cache, cell_id, info, target, keep_raw, on_cell):
+    cell = process_cell(cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw)
+    if on_cell is not None:
+        on_cell(cell)
+    write_processed_cell(cell, target)
+
+
+def preprocess_cells(manifest_path, out_dir, cell_ids=None, keep_raw=False, on_cell=None, download=False):
+    """Bin every cell of a cache into `out_dir/<cell_id>.h5`.
+
+    Args:
+        manifest_path: the `CellTypesCache` manifest.
+        out_dir: output folder; also gets `failures.csv` and (without `cell_ids`) `cell_ids.csv`.
+        cell_ids: cells to process (default: every cell of the cache).
+        keep_raw: keep the raw sweeps in memory for `on_cell` (figures).
+        on_cell: called with each processed cell before it is written.
+        download: allow allensdk to go online when the manifest does not exist.
+
+    Returns:
+        dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
+    """
+    cache = open_manifest(manifest_path, download)
+    cells = list_cells(cache)
+    os.makedirs(out_dir, exist_ok=True)
+    remove_stale_temp_files(out_dir)
+    if cell_ids is None:
+        cell_ids = sorted(cells)
+        write_csv_atomic(os.path.join(out_dir, "cell_ids.csv"), ["cell_id"], [[c] for c in cell_ids])
+    failures = FailureLog(os.path.join(out_dir, "failures.csv"))
+    summary = {"done": [], "skipped": [], "failed": [], "failures_path": failures.path}
+    started = time.perf_counter()
+    progress = tqdm(cell_ids, desc="preprocess", unit="cell")
+    for cell_id in progress:
+        target = os.path.join(out_dir, f"{cell_id}.h5")
+        if os.path.exists(target):
+            summary["skipped"].append(cell_id)
+            continue
+        info = cells.get(cell_id, {"species": "", "cre_line": ""})
+        try:
+            _process_one(cache, cell_id, info, target, keep_raw, on_cell)
+        except CellProcessingError as error:
+            reason = str(error)
+        except Exception as error:  # one bad cell must not stop the run
+            reason = f"unexpected {type(error).__name__}: {error}"
+        else:
+            summary["done"].append(cell_id)
+            failures.clear(cell_id)
+            continue
+        summary["failed"].append(cell_id)
+        failures.add(cell_id, reason)
+        progress.write(f"cell {cell_id}: failed: {reason}")
+    summary["failures"] = dict(failures.reasons)
+    summary["seconds"] = time.perf_counter() - started
+    return summary

@@ -1,0 +1,119 @@
+"""Fitting a folder of processed cells: chunks of cells at a time, resumable, failures isolated.
+
+Writes one JSON file per cell, `FITS_DIR/<cell_id>.json` (params, EVRs, loss
+curves, status), atomically; a rerun skips cells already written, so a killed
+run resumes with the chunk it was in. A processed file that cannot be read goes
+to `FITS_DIR/failures.csv` with the reason; every other cell is fitted.
+`shard=(i, n)` fits every n-th cell (deterministic), so several machines can
+share a configuration.
+"""
+
+import math
+import os
+import time
+
+from tqdm import tqdm
+
+from gfr_keras.ephys.processed import read_processed_cell
+from gfr_keras.fitting.config import FitConfig
+from gfr_keras.fitting.trainer import fit_cells
+from gfr_keras.io_utils import FailureLog, write_json_atomic
+from gfr_keras.neurons.timescales import CONFIGURATIONS
+
+
+def parse_shard(text):
+    """`"i/n"` -> `(i, n)` with 0 <= i < n."""
+    try:
+        index, count = (int(x) for x in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard: expected i/n such as 0/4, got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"--shard: expected 0 <= i < n, got {text!r}")
+    return index, count
+
+
+def processed_paths(processed_dir, shard=(0, 1)):
+    """The `<cell_id>.h5` files of a folder, sorted by cell id, every n-th from the i-th."""
+    if not os.path.isdir(processed_dir):
+        raise FileNotFoundError(f"--processed: {processed_dir} is not a folder")
+    names = [p for p in os.listdir(processed_dir) if p.endswith(".h5") and p[:-3].isdigit()]
+    index, count = shard
+    return [os.path.join(processed_dir, p) for p in sorted(names, key=lambda p: int(p[:-3]))[index::count]]
+
+
+def _json_ready(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None  # NaN is not JSON
+    return value
+
+
+def _read_chunk(paths, failures):
+    cells = []
+    for path in paths:
+        try:
+            cells.append(read_processed_cell(path))
+        except Exception as error:  # a corrupt file must not stop the other cells
+            failures.add(int(os.path.basename(path)[:-3]), f"cannot read {path}: {type(error).__name__}: {error}")
+    return cells
+
+
+def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0,
+               chunk_size=200, shard=(0, 1)):
+    """Fit every processed cell of `processed_dir` not yet fitted in `out_dir`.
+
+    Args:
+        bin_size_ms, activation_bin_size_ms: the configuration, one of `CONFIGURATIONS`.
+        config: a `FitConfig` (default: the published protocol).
+        degree: the activation polynomial's degree. C: L1 penalty on alpha and beta.
+        chunk_size: cells fitted together as one population.
+
+    Returns:
+        dict: `statuses` (cell id -> fit result status), `failures` (id -> reason, from
+        failures.csv), `todo`, `already_done` (counts), `seconds`.
+    """
+    if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
+        raise ValueError(
+            f"--bin-size/--activation-bin-size: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"got [{bin_size_ms}, {activation_bin_size_ms}]"
+        )
+    if chunk_size < 1:
+        raise ValueError(f"--chunk-size: expected a positive number, got {chunk_size}")
+    config = FitConfig.coerce(config)
+    paths = processed_paths(processed_dir, shard)
+    os.makedirs(out_dir, exist_ok=True)
+    fitted = lambda path: os.path.exists(os.path.join(out_dir, os.path.basename(path)[:-3] + ".json"))
+    todo = [p for p in paths if not fitted(p)]
+    failures = FailureLog(os.path.join(out_dir, "failures.csv"))
+    started = time.perf_counter()
+    progress = tqdm(total=len(todo), desc="fit", unit="cell")
+    statuses = {}
+    for start in range(0, len(todo), chunk_size):
+        chunk = todo[start : start + chunk_size]
+        cells = _read_chunk(chunk, failures)
+        results = fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree, C, config) if cells else []
+        for cell, result in zip(cells, results):
+            record = {
+                "cell_id": cell["cell_id"],
+                "cre_line": cell["cre_line"],
+                "species": cell["species"],
+                "bin_size": bin_size_ms,
+                "actv_bin_size": activation_bin_size_ms,
+                "degree": degree,
+                "C": C,
+                "config": config.config_name,
+                **{key: _json_ready(value) for key, value in result.items()},
+            }
+            write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
+            failures.clear(cell["cell_id"])
+            statuses[cell["cell_id"]] = result
+        progress.update(len(chunk))
+        progress.set_postfix(cells_per_s=f"{progress.n / (time.perf_counter() - started):.2f}")
+    progress.close()
+    return {
+        "results": statuses,
+        "failures": dict(failures.reasons),
+        "failures_path": failures.path,
+        "todo": len(todo),
+        "already_done": len(paths) - len(todo),
+        "seconds": time.perf_counter() - started,
+    }
