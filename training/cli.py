@@ -42,6 +42,7 @@ def build_parser():
         ("build-dataset", build_dataset, "merge fits into the JSON parameter dataset"),
         ("train-network", train_network, "line-by-line MNIST with GFR neurons (or a baseline)"),
         ("export", export, "SavedModels for TF Serving (lmnist, gfr-neurons)"),
+        ("report", __import__("training.report", fromlist=["run"]), "a static, offline dataset explorer: index and one page per cell"),
     )
     for name, module, help_text in stages:
         stage = commands.add_parser(name, help=help_text)
