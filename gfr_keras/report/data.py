@@ -93,8 +93,8 @@ def _attach_processed(cells, processed_dirs):
 
 
 def _fill_species(cells):
-    """Species is not in dataset records: take it from the recordings, else Allen's table."""
-    missing = [cell for cell in cells.values() if not cell["species"] and not cell["processed_path"]]
+    """Species is not in dataset records: take it from fits, else Allen's table (recordings override later)."""
+    missing = [cell for cell in cells.values() if not cell["species"]]
     if missing:
         table = allen_metadata()
         species = dict(zip(table["specimen__id"].astype(int), table["donor__species"]))

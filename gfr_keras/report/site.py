@@ -79,6 +79,8 @@ def _cell_payloads(cells, configurations, dataset):
         for cell_id, cell in cells.items()
         if cell["processed_path"]
     }
+    for cell_id, recording in processed.items():
+        cells[cell_id]["species"] = recording["species"] or cells[cell_id]["species"]
     pages = {
         cell_id: {
             "cell_id": cell_id,

@@ -65,7 +65,7 @@
     series.push({ name: "recorded PSTH", type: "line", x: n.time_s, y: n.psth_hz, color: "#111" });
     series.push({ name: "GFR prediction", type: "line", x: n.time_s, y: n.predicted_hz, color: "#d62728" });
     chart(panels, "noise-" + k, { title: "Noise 2: prediction EVR " + num(n.evr) + " (record's test EVR " + num(c.record.test_evr) + ")",
-      xName: "time", xUnit: "s", yName: "rate", yUnit: "Hz", series: series }, true);
+      xName: "time", xUnit: "s", yName: "rate", yUnit: "Hz", width: 960, series: series }, true);
   }
 
   function paramTable(section, c) {

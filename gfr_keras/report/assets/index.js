@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var D = window.GFR_INDEX, P = window.GFRPlot, C = D.configurations, N = D.cell_id.length;
-  var PAGE_ROWS = 100, EVR_RANGE = [-0.2, 1.0], EVR_BINS = 24, PARAM_BINS = 20;
+  var PAGE_ROWS = 50, EVR_RANGE = [-0.2, 1.0], EVR_BINS = 24, PARAM_BINS = 20;
   var state = { species: -1, cre: -1, config: -1, evrKind: "test_evr", evrMin: null, evrMax: null,
                 passing: false, sortKey: "cell_id", sortConfig: -1, sortDir: 1, page: 0 };
   var matched = [];

@@ -6,7 +6,7 @@
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
-  var W = 480, H = 300, M = { left: 64, right: 14, top: 50, bottom: 44 };
+  var W0 = 480, H = 300, M = { left: 64, right: 14, top: 50, bottom: 44 };
   var COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#7f7f7f"];
   var registry = (window.GFR_PLOTS = window.GFR_PLOTS || {});
 
@@ -54,6 +54,7 @@
   }
 
   function chart(container, spec) {
+    var W = spec.width || W0;  // wide charts get a wider canvas, not bigger letters
     spec.xLabel = spec.xLabel || spec.xName + " (" + spec.xUnit + ")";
     spec.yLabel = spec.yLabel || spec.yName + " (" + spec.yUnit + ")";
     registry[spec.id] = spec;
@@ -90,7 +91,7 @@
       var lx = M.left, ly = 22;
       spec.series.forEach(function (s, i) {
         if (!s.name) return;
-        var color = s.color || COLORS[i % COLORS.length], width = 20 + 5.4 * s.name.length;
+        var color = s.color || COLORS[i % COLORS.length], width = 22 + 6 * s.name.length;
         if (lx + width > W - M.right && lx > M.left) { lx = M.left; ly += 12; }  // wrap the legend
         el("rect", { x: lx, y: ly, width: 10, height: 8, fill: color }, axes);
         el("text", { x: lx + 13, y: ly + 8, class: "legend" }, axes).textContent = s.name;
