@@ -16,6 +16,7 @@ import pytest
 
 import gfr_keras as gk
 from conftest import numpy_activation, numpy_gfr
+from gfr_keras.report import build_report
 
 N_CELLS = 6
 CRE_LINES = ("Sst-IRES-Cre", "Pvalb-IRES-Cre")
@@ -218,3 +219,28 @@ def test_rebuild_replaces_atomically_and_keeps_the_old_site_on_failure(fixture, 
     (precious / "thesis.tex").write_text("")
     assert _gfr(["report", "--dataset", dataset, "--out", str(precious)]) == 2
     assert "not a gfr report" in capsys.readouterr().err and (precious / "thesis.tex").exists()
+
+
+def test_fits_add_filtered_out_cells_and_nan_metrics_stay_valid(fixture, tmp_path):
+    records = copy.deepcopy(fixture["records"])
+    records[0]["test_loss"] = float("nan")  # a record may carry NaN metrics
+    dataset = tmp_path / "dataset.json"
+    gk.write_dataset(records, dataset)
+    fits = tmp_path / "fits_20_20"
+    fits.mkdir()
+    template = next(r for r in records if (r["bin_size"], r["actv_bin_size"]) == (20, 20))
+    kept_out = {"cell_id": 42, "cre_line": "Vip-IRES-Cre", "species": "Homo Sapiens", "bin_size": 20, "actv_bin_size": 20,
+                "status": "ok", "val_evr": 0.2, "test_evr": 0.1, "train_loss": 0.3, "test_loss": 0.3, "params": template["params"]}
+    failed = {**kept_out, "cell_id": 43, "status": "nan loss", "params": None}
+    (fits / "42.json").write_text(json.dumps(kept_out))
+    (fits / "43.json").write_text(json.dumps(failed))
+    summary = build_report(dataset, tmp_path / "site", fits=[fits])
+    assert summary["cells"] == N_CELLS + 1 and summary["fits_skipped"] == 1
+    text = (tmp_path / "site" / "data" / "index.js").read_text()
+    index = json.loads(text[text.index("=") + 1 :].rstrip().rstrip(";"))
+    k = gk.CONFIGURATIONS.index((20, 20))
+    row = index["cell_id"].index(42)
+    assert index["configurations"][k]["passes"][row] == 0 and index["configurations"][k]["in_dataset"][row] == 0
+    assert index["species_names"][index["species"][row]] == "Homo Sapiens"
+    page = (tmp_path / "site" / "cells" / f"{records[0]['cell_id']}.js").read_text()
+    assert '"test_loss":null' in page and "NaN" not in page

@@ -128,9 +128,19 @@ def _cell_payloads(cells, configurations, dataset):
     return pages
 
 
+def _without_nan(value):
+    """NaN metrics (allowed in records) as null: NaN is neither JSON nor a JavaScript literal here."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _without_nan(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nan(item) for item in value]
+    return value
+
+
 def _script(variable, payload):
-    # allow_nan=False: a NaN would make the script invalid JavaScript; records have none.
-    text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    text = json.dumps(_without_nan(payload), separators=(",", ":"), allow_nan=False)
     return f"window.{variable} = {text.replace('</', '<' + chr(92) + '/')};\n"
 
 
