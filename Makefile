@@ -11,6 +11,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 env:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen --all-extras
+	@# The browser tests of `gfr report` drive Debian's chromium (Playwright cannot download its own here).
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 # The reference neurons, then the whole offline pipeline: a 12-cell synthetic bank
 # (GLIF cells built from real Allen cells) read back through allensdk and binned,
@@ -28,6 +30,7 @@ demo: env
 			--config test --out demo_output/fits_$${bin}_$${actv} || exit 1; \
 	done
 	$(RUN) gfr build-dataset --fits demo_output/fits_* --out demo_output/gfr_dataset.json
+	$(RUN) gfr report --dataset demo_output/gfr_dataset.json --processed demo_output/processed --fits demo_output/fits_* --out demo_output/report
 	$(RUN) gfr train-network --epochs 2 --n-nodes 64 --limit 2000 --out demo_output/lmnist_default
 	$(RUN) gfr train-network --epochs 2 --n-nodes 25 --limit 2000 --neurons biological --freeze-neurons \
 		--out demo_output/lmnist_biological
@@ -42,6 +45,7 @@ test: env
 benchmark: env
 	$(RUN) python benchmarks/cell_throughput.py
 	$(RUN) python benchmarks/lmnist_throughput.py
+	$(RUN) python benchmarks/report_scale.py
 
 # Re-execute the four notebooks as CI does (GFR_QUICK=1) and rewrite their committed outputs.
 notebooks: env

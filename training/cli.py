@@ -33,7 +33,7 @@ def build_parser():
     )
     demo.set_defaults(handler=_demo)
 
-    from training import build_dataset, export, fit, preprocess, synth_cells, train_network
+    from training import build_dataset, export, fit, preprocess, report, synth_cells, train_network
 
     stages = (
         ("synth-cells", synth_cells, "write an offline CellTypesCache of GLIF cells built from real Allen cells"),
@@ -42,6 +42,7 @@ def build_parser():
         ("build-dataset", build_dataset, "merge fits into the JSON parameter dataset"),
         ("train-network", train_network, "line-by-line MNIST with GFR neurons (or a baseline)"),
         ("export", export, "SavedModels for TF Serving (lmnist, gfr-neurons)"),
+        ("report", report, "a static, offline dataset explorer: index and one page per cell"),
     )
     for name, module, help_text in stages:
         stage = commands.add_parser(name, help=help_text)
