@@ -140,3 +140,34 @@ def plot_processed_cell(cell, path, bin_size_ms=20):
     figure.tight_layout()
     save_figure_atomic(figure, path, dpi=90)
     plt.close(figure)
+
+
+def plot_reference_neurons(time_ms, current_pa, results, path):
+    """`gfr demo`'s figure: the current, every neuron's rate (Hz), one neuron's traces."""
+    plt = _pyplot()
+    figure, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
+    axes[0].plot(time_ms, current_pa, color="black", lw=0.8, label="1 ms")
+    for result in results:
+        record = result["record"]
+        label = f"{record['cell_id']} ({record['bin_size']},{record['actv_bin_size']})"
+        axes[1].step(result["time_ms"], result["rate_per_ms"] * HZ_PER_PER_MS, where="post", label=label)
+    shown = results[len(results) // 2]
+    for k in range(shown["traces"].shape[1]):
+        axes[2].plot(shown["time_ms"], shown["traces"][:, k], lw=0.8, label=f"trace {k}")
+    axes[2].plot(shown["time_ms"], shown["traces"].mean(axis=1), color="black", lw=1.5, label="mean(h) = z")
+    axes[0].set_ylabel("current (pA)")
+    axes[0].set_title("Injected current")
+    axes[1].set_ylabel("rate (Hz)")
+    axes[1].set_title("GFR firing rates, one neuron per published configuration")
+    axes[1].legend(fontsize=7, title="cell id\n(bin, activation bin) ms", title_fontsize=7,
+                   loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[2].set_ylabel("trace h (pA)")
+    record = shown["record"]
+    axes[2].set_title(f"Traces of cell {record['cell_id']} (bin {record['bin_size']} ms, "
+                      f"decay rates {np.round(record['params']['ds'], 3).tolist()})")
+    axes[2].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    axes[2].set_xlabel("time (ms)")
+    figure.tight_layout()
+    save_figure_atomic(figure, path, dpi=110)
+    plt.close(figure)
+    return path

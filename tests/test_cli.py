@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -23,7 +24,7 @@ def test_demo_with_a_bad_dataset_names_the_problem(tmp_path, capsys):
     bad.write_text('[{"cell_id": 1}]')
     assert main(["demo", "--dataset", str(bad), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "bad.json: record 0: missing field(s)" in err
+    assert "bad.json: record 0 (cell_id 1): missing field(s)" in err
 
 
 def test_gfr_console_script_is_installed():
@@ -33,3 +34,55 @@ def test_gfr_console_script_is_installed():
     result = subprocess.run([gfr, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
     assert "demo" in result.stdout
+
+
+def _options(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from ((name, a) for a in sub._actions if a.option_strings and a.dest != "help")
+
+
+def test_every_option_says_its_default_or_that_it_is_required():
+    from training.cli import build_parser
+
+    parser = build_parser()
+    silent = []
+    for command, action in _options(parser):
+        text = parser._subparsers._group_actions[0].choices[command].format_help()
+        shown = action.required or action.default in (None, False) or "default" in (action.help or "") or f"(default: " in text
+        if not shown:
+            silent.append(f"{command} {action.option_strings[0]}")
+    assert not silent, silent
+    fit_help = parser._subparsers._group_actions[0].choices["fit"].format_help()
+    assert "(required)" in fit_help and "(default: 0/1)" in fit_help
+
+
+def test_every_command_has_a_description():
+    from training.cli import build_parser
+
+    parser = build_parser()
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        assert sub.description and len(sub.description) > 20, name
+
+
+def test_help_and_argument_errors_do_not_import_tensorflow():
+    """`gfr --help`, `gfr fit --help` and an argument error answer without loading TensorFlow."""
+    code = (
+        "import sys; from training.cli import main; "
+        "codes = [main(['--help']), main(['fit', '--help']), main(['fit', '--bin-size', 'x'])]; "
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'; print(codes)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 2]"
+
+
+def test_the_cli_hides_tensorflow_start_up_lines(tmp_path):
+    gfr = shutil.which("gfr")
+    result = subprocess.run([gfr, "demo", "--out", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for noise in ("oneDNN", "cuda drivers", "cpu_feature_guard", "absl::InitializeLog"):
+        assert noise not in result.stderr, result.stderr

@@ -1,6 +1,7 @@
 """The JSON parameter dataset, its pandas view and model lookup."""
 
 import copy
+import re
 import json
 
 import numpy as np
@@ -105,12 +106,29 @@ def test_population_from_records(records):
 
 
 def test_unknown_cell_is_a_key_error_naming_it(dataset_path):
-    with pytest.raises(KeyError, match=r"cell_id 42 is not in the dataset for configuration \(bin_size=20, actv_bin_size=20\)"):
+    with pytest.raises(KeyError, match=r"cell_id 42 is not in the dataset for configuration \(bin_size_ms=20, activation_bin_size_ms=20\); it is not in the dataset at any configuration"):
         gk.load_gfr_model(dataset_path, 42, 20, 20)
 
 
+def test_a_cell_at_other_configurations_is_an_error_saying_where(records):
+    cell_id, configuration = records[0]["cell_id"], (records[0]["bin_size"], records[0]["actv_bin_size"])
+    elsewhere = [[r["bin_size"], r["actv_bin_size"]] for r in records if r["cell_id"] == cell_id]
+    missing_at = next(c for c in gk.CONFIGURATIONS if list(c) not in elsewhere)
+    with pytest.raises(KeyError, match=r"it is in the dataset at " + re.escape(str(elsewhere))):
+        gk.load_gfr_model(records, cell_id, *missing_at)
+    assert configuration != missing_at
+
+
+def test_cell_id_as_a_string_works_and_other_types_are_named(records):
+    record = records[0]
+    by_string = gk.load_gfr_model(records, str(record["cell_id"]), record["bin_size"], record["actv_bin_size"])
+    assert by_string.cell_ids == [record["cell_id"]]
+    with pytest.raises(TypeError, match=r"cell_id: expected an integer \(or a string of digits\), got float 1.5"):
+        gk.load_gfr_model(records, 1.5, record["bin_size"], record["actv_bin_size"])
+
+
 def test_unknown_configuration_is_rejected(dataset_path):
-    with pytest.raises(ValueError, match="bin_size/activation_bin_size: expected one of"):
+    with pytest.raises(ValueError, match="bin_size_ms/activation_bin_size_ms: expected one of"):
         gk.load_gfr_model(dataset_path, 100100, 20, 50)
 
 
@@ -123,9 +141,9 @@ def _corrupt(records, index, mutate):
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda r: r.pop("test_evr"), r"record 2: missing field\(s\) \['test_evr'\]"),
+        (lambda r: r.pop("test_evr"), r"record 2 \(cell_id 100102\): missing field\(s\) \['test_evr'\]"),
         (lambda r: r.update(cell_id="abc"), r"record 2: field 'cell_id': expected a non-negative integer"),
-        (lambda r: r.update({"cre-line": 5}), r"record 2 \(cell_id 100102\): field 'cre-line'"),
+        (lambda r: r.update({"cre-line": 5}), r"record 2 \(cell_id 100102\): field 'cre-line': expected a string or null"),
         (lambda r: r.update(bin_size=30), r"record 2 \(cell_id 100102\): fields 'bin_size'/'actv_bin_size'"),
         (lambda r: r.update(val_evr="high"), r"record 2 \(cell_id 100102\): field 'val_evr'"),
         (lambda r: r["params"]["a"][0].pop(), r"record 2 \(cell_id 100102\): field 'a': expected shape \[1, 8\], got shape \[1, 7\]"),

@@ -1,62 +1,97 @@
-"""The `gfr` command. Each pipeline stage is a subcommand."""
+"""The `gfr` command. Each pipeline stage is a subcommand (a module of `training/`).
+
+`gfr --help`, `gfr STAGE --help` and argument errors answer without importing
+TensorFlow: stage modules import the library only inside `run`.
+"""
 
 import argparse
+import contextlib
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+STAGES = (
+    ("demo", "drive the reference neurons with a test current; print rates, plot"),
+    ("synth-cells", "write an offline CellTypesCache of synthetic cells built from real Allen cells"),
+    ("preprocess", "bin Allen recordings (read with allensdk) into one HDF5 file per cell"),
+    ("fit", "fit GFR neurons to processed cells, a population at a time"),
+    ("build-dataset", "merge fits into the JSON parameter dataset"),
+    ("train-network", "line-by-line MNIST with GFR neurons (or a Keras baseline)"),
+    ("export", "SavedModels for TF Serving (lmnist, gfr-neurons)"),
+    ("report", "a static, offline dataset explorer: index and one page per cell"),
+)
 
-def _demo(args):
-    from training.demo import print_summary, run_demo
 
-    records = None
-    if args.dataset:
-        from gfr_keras.dataset.records import read_dataset
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Marks required options and shows every other option's default (unless its help already does)."""
 
-        records = read_dataset(args.dataset)
-    print_summary(run_demo(args.out, records=records))
-    return 0
+    def _get_help_string(self, action):
+        text = action.help or ""
+        shown = "%(default)" in text or "default:" in text
+        no_default = action.default in (None, False, argparse.SUPPRESS) or action.required
+        if action.required and action.option_strings:
+            text += " (required)"
+        elif not shown and not no_default and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        prog="gfr", description="Generalized Firing Rate neurons for Keras: pipeline commands."
+        prog="gfr",
+        description="Generalized Firing Rate neurons for Keras: the pipeline's commands. "
+        "`gfr COMMAND --help` describes each.",
+        formatter_class=_HelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo", help="drive the shipped reference neurons with a test current; print rates, plot"
-    )
-    demo.add_argument("--out", default="demo_output", help="folder for gfr_demo.png (default: %(default)s)")
-    demo.add_argument(
-        "--dataset", help="a dataset JSON to take the neurons from (default: the shipped reference neurons)"
-    )
-    demo.set_defaults(handler=_demo)
+    import importlib
 
-    from training import build_dataset, export, fit, preprocess, report, synth_cells, train_network
-
-    stages = (
-        ("synth-cells", synth_cells, "write an offline CellTypesCache of GLIF cells built from real Allen cells"),
-        ("preprocess", preprocess, "bin Allen recordings (read with allensdk) into one HDF5 file per cell"),
-        ("fit", fit, "fit GFR neurons to processed cells, a population at a time"),
-        ("build-dataset", build_dataset, "merge fits into the JSON parameter dataset"),
-        ("train-network", train_network, "line-by-line MNIST with GFR neurons (or a baseline)"),
-        ("export", export, "SavedModels for TF Serving (lmnist, gfr-neurons)"),
-        ("report", report, "a static, offline dataset explorer: index and one page per cell"),
-    )
-    for name, module, help_text in stages:
-        stage = commands.add_parser(name, help=help_text)
+    for name, help_text in STAGES:
+        module = importlib.import_module(f"training.{name.replace('-', '_')}")
+        stage = commands.add_parser(name, help=help_text, description=module.__doc__, formatter_class=_HelpFormatter)
         module.add_arguments(stage)
         stage.set_defaults(handler=module.run)
     return parser
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, CPU features) are written to file
+    descriptor 2 before any log level applies; hide them while the libraries load."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _load_libraries():
+    with native_stderr_silenced():
+        try:
+            import keras  # noqa: F401  (imports the backend: TensorFlow or JAX)
+            import gfr_keras  # noqa: F401
+        except Exception:  # the error itself is raised again below, with stderr back
+            pass
+    import gfr_keras  # noqa: F401
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help, or an argument error already printed by argparse
+        return exit.code
+    if os.environ.get("GFR_VERBOSE_STARTUP") != "1":
+        _load_libraries()
     try:
         return args.handler(args)
-    except (ValueError, KeyError, FileNotFoundError) as error:
-        print(f"gfr {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, KeyError, FileNotFoundError, TypeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"gfr {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

@@ -1,5 +1,7 @@
 """Finding neurons in the dataset: records by cell id, and Keras models of them."""
 
+import numbers
+
 import keras
 
 from gfr_keras.dataset.frames import as_frames
@@ -8,31 +10,49 @@ from gfr_keras.neurons.timescales import CONFIGURATIONS
 from gfr_keras.neurons.layer import GFR
 
 
-def lookup_records(dataset, cell_ids, bin_size, activation_bin_size):
+def _cell_id(cell_id):
+    """An int cell id from an int or a string of digits; anything else is a TypeError naming it."""
+    if isinstance(cell_id, str) and cell_id.strip().isdigit():
+        return int(cell_id.strip())
+    if isinstance(cell_id, bool) or not isinstance(cell_id, numbers.Integral):
+        raise TypeError(f"cell_id: expected an integer (or a string of digits), got {type(cell_id).__name__} {cell_id!r}")
+    return int(cell_id)
+
+
+def _missing_cell_error(frames, cell_id, configuration):
+    elsewhere = [list(c) for c, frame in frames.items() if c != configuration and (frame["cell_id"] == cell_id).any()]
+    where = f"; it is in the dataset at {elsewhere}" if elsewhere else "; it is not in the dataset at any configuration"
+    return KeyError(
+        f"cell_id {cell_id} is not in the dataset for configuration "
+        f"(bin_size_ms={configuration[0]}, activation_bin_size_ms={configuration[1]}){where}"
+    )
+
+
+def lookup_records(dataset, cell_ids, bin_size_ms, activation_bin_size_ms):
     """The records of `cell_ids` at one configuration, in the order given.
 
     Args:
         dataset: a `load_dataset` dict, a path, or a list of records.
-        cell_ids: iterable of ints.
+        cell_ids: iterable of ints (or strings of digits).
+        bin_size_ms, activation_bin_size_ms: the configuration, e.g. `(20, 20)`.
 
     Raises:
-        KeyError naming the first unknown cell and the configuration;
-        ValueError for a configuration that is not one of the six.
+        KeyError naming the first unknown cell, the configuration and the
+        configurations where the cell is; TypeError for a cell id that is not an
+        integer; ValueError for a configuration that is not one of the six.
     """
-    configuration = (bin_size, activation_bin_size)
+    configuration = (bin_size_ms, activation_bin_size_ms)
     if configuration not in CONFIGURATIONS:
         raise ValueError(
-            f"bin_size/activation_bin_size: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"bin_size_ms/activation_bin_size_ms: expected one of {[list(c) for c in CONFIGURATIONS]}, "
             f"got {list(configuration)}"
         )
-    frame = as_frames(dataset)[configuration].set_index("cell_id", drop=False)
+    frames = as_frames(dataset)
+    frame = frames[configuration].set_index("cell_id", drop=False)
     records = []
-    for cell_id in cell_ids:
+    for cell_id in map(_cell_id, cell_ids):
         if cell_id not in frame.index:
-            raise KeyError(
-                f"cell_id {cell_id} is not in the dataset for configuration "
-                f"(bin_size={bin_size}, actv_bin_size={activation_bin_size})"
-            )
+            raise _missing_cell_error(frames, cell_id, configuration)
         records.append(frame.loc[cell_id, COLUMNS].to_dict())
     return records
 
@@ -110,13 +130,13 @@ def float64_available():
     return bool(jax.config.jax_enable_x64)
 
 
-def load_gfr_model(dataset, cell_id, bin_size, activation_bin_size, dtype=None):
+def load_gfr_model(dataset, cell_id, bin_size_ms, activation_bin_size_ms, dtype=None):
     """The fitted neuron of one cell at one configuration, as a Keras model.
 
     Args:
         dataset: a `load_dataset` dict, a dataset JSON path, or a list of records.
-        cell_id: the Allen cell (specimen) id.
-        bin_size, activation_bin_size: the configuration, e.g. `(20, 20)`.
+        cell_id: the Allen cell (specimen) id (an int, or a string of digits).
+        bin_size_ms, activation_bin_size_ms: the configuration, e.g. `(20, 20)`.
         dtype: `"float64"` keeps the dataset's numbers exactly, so `get_params()`
             returns the record's dict unchanged; `"float32"` computes like the
             published code and rounds the parameters to float32. Default:
@@ -128,9 +148,11 @@ def load_gfr_model(dataset, cell_id, bin_size, activation_bin_size, dtype=None):
         `[batch, time, 1]` (1/ms).
 
     Raises:
-        KeyError naming the cell and the configuration if it is not in the dataset.
+        KeyError naming the cell, the configuration and where else the cell is;
+        TypeError for a cell id that is not an integer.
     """
-    records = lookup_records(dataset, [cell_id], bin_size, activation_bin_size)
+    cell_id = _cell_id(cell_id)
+    records = lookup_records(dataset, [cell_id], bin_size_ms, activation_bin_size_ms)
     if dtype is None:
         dtype = "float64" if float64_available() else "float32"
     layer = population_from_records(records, return_sequences=True, dtype=dtype, name="gfr")

@@ -54,6 +54,8 @@ def validate_record(record, context="record"):
         raise DatasetError(f"{context}: expected a JSON object, got {type(record).__name__}")
     missing = [key for key in COLUMNS if key not in record]
     if missing:
+        if "cell_id" in record:
+            context = f"{context} (cell_id {record['cell_id']!r})"
         raise DatasetError(f"{context}: missing field(s) {missing}")
     cell_id = record["cell_id"]
     if isinstance(cell_id, bool) or not isinstance(cell_id, int) or cell_id < 0:
