@@ -20,7 +20,13 @@ def rest_body(signature_name, inputs):
 def grpc_request(model_name, signature_name, inputs, dtypes=None):
     """A `tensorflow_serving.apis.predict_pb2.PredictRequest` for `PredictionService.Predict`."""
     import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
+
+    try:
+        from tensorflow_serving.apis import predict_pb2
+    except ImportError:
+        raise ImportError(
+            "grpc_request needs tensorflow-serving-api: pip install 'gfr-keras[serving]'"
+        ) from None
 
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model_name
