@@ -30,11 +30,41 @@ def atomic_path(path):
         raise
 
 
+def read_json(path, error_class=ValueError):
+    """Parse a JSON file; malformed JSON raises `error_class` naming the file, line and column."""
+    path = os.fspath(path)
+    with open(path) as handle:
+        try:
+            return json.load(handle)
+        except json.JSONDecodeError as error:
+            raise error_class(f"{path}: not valid JSON ({error})") from None
+
+
+def nan_to_none(value):
+    """`value` with every float NaN (in nested dicts, lists and tuples) replaced by None.
+
+    NaN is not JSON; every JSON this project writes says `null` instead.
+    """
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nan_to_none(item) for item in value]
+    return value
+
+
+def to_json(obj, **json_kwargs):
+    """Strict JSON text (`null` for NaN, infinity refused)."""
+    return json.dumps(nan_to_none(obj), allow_nan=False, **json_kwargs)
+
+
 def write_json_atomic(obj, path, **json_kwargs):
-    """Write `obj` as JSON to `path` atomically."""
+    """Write `obj` as strict JSON (`null` for NaN, infinity refused) to `path` atomically."""
+    text = to_json(obj, **json_kwargs)
     with atomic_path(path) as tmp:
         with open(tmp, "w") as handle:
-            json.dump(obj, handle, **json_kwargs)
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
 

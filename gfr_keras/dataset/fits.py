@@ -5,8 +5,9 @@ A fit file holds the configuration, `status` (`FitStatus`), `failure_reason`
 """
 
 import enum
-import json
 import os
+
+from gfr_keras.io_utils import read_json
 
 
 class FitStatus(str, enum.Enum):
@@ -43,11 +44,7 @@ def read_fits(folders):
             if not (name.endswith(".json") and name[:-5].isdigit()):
                 continue
             path = os.path.join(folder, name)
-            with open(path) as handle:
-                try:
-                    fit = json.load(handle)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{path}: not valid JSON ({error})") from None
+            fit = read_json(path)
             fit["_path"] = path
             fits.append(fit)
     return fits

@@ -7,13 +7,12 @@ The file is a JSON list of records::
      "test_loss": 0.30, "params": {...one neuron...}}
 """
 
-import json
 import math
 import numbers
 import os
 from importlib import resources
 
-from gfr_keras.io_utils import write_json_atomic
+from gfr_keras.io_utils import read_json, write_json_atomic
 from gfr_keras.neurons.params import ParameterError, validate_params
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 
@@ -120,11 +119,7 @@ def read_dataset(path):
         and the field of the first malformed record.
     """
     path = os.fspath(path)
-    try:
-        with open(path) as handle:
-            records = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise DatasetError(f"{path}: not valid JSON ({error})") from None
+    records = read_json(path, DatasetError)
     _validate_records(records, path)
     return records
 

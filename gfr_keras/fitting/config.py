@@ -11,11 +11,12 @@ The package ships `default` (the published protocol) and `test` (a quick one), s
 """
 
 import dataclasses
-import json
 import math
 import numbers
 import os
 from importlib import resources
+
+from gfr_keras.io_utils import read_json
 
 CONFIGS_DIR = resources.files("gfr_keras") / "resources" / "configs"
 
@@ -115,12 +116,7 @@ class FitConfig:
     def from_json(cls, path):
         """Read and validate a config file; errors name the file."""
         path = os.fspath(path)
-        try:
-            with open(path) as handle:
-                values = json.load(handle)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: not valid JSON ({error})") from None
-        return cls.from_dict(values, path)
+        return cls.from_dict(read_json(path, ConfigError), path)
 
     @classmethod
     def coerce(cls, config):

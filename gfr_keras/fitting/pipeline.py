@@ -8,7 +8,6 @@ to `FITS_DIR/failures.csv` with the reason; every other cell is fitted.
 share a configuration.
 """
 
-import math
 import os
 import time
 
@@ -39,12 +38,6 @@ def processed_paths(processed_dir, shard=(0, 1)):
     names = [p for p in os.listdir(processed_dir) if p.endswith(".h5") and p[:-3].isdigit()]
     index, count = shard
     return [os.path.join(processed_dir, p) for p in sorted(names, key=lambda p: int(p[:-3]))[index::count]]
-
-
-def _json_ready(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None  # NaN is not JSON
-    return value
 
 
 def _read_chunk(paths, failures):
@@ -101,7 +94,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
                 "degree": degree,
                 "C": C,
                 "config": config.config_name,
-                **{key: _json_ready(value) for key, value in result.items()},
+                **result,
             }
             write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
             failures.clear(cell["cell_id"])

@@ -17,6 +17,7 @@ import time
 from importlib import resources
 
 import gfr_keras as gk
+from gfr_keras.io_utils import to_json
 from gfr_keras.report import curves
 from gfr_keras.report.data import ALLEN_CELL_URL, collect_cells, index_payload
 
@@ -128,19 +129,8 @@ def _cell_payloads(cells, configurations, dataset):
     return pages
 
 
-def _without_nan(value):
-    """NaN metrics (allowed in records) as null: NaN is neither JSON nor a JavaScript literal here."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {key: _without_nan(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_without_nan(item) for item in value]
-    return value
-
-
 def _script(variable, payload):
-    text = json.dumps(_without_nan(payload), separators=(",", ":"), allow_nan=False)
+    text = to_json(payload, separators=(",", ":"))
     return f"window.{variable} = {text.replace('</', '<' + chr(92) + '/')};\n"
 
 
