@@ -59,9 +59,10 @@ def execute_notebook(path, quick=True, workdir=None):
 
 
 def write_notebook_atomic(notebook, path):
-    tmp = f"{path}.tmp{os.getpid()}"
-    nbformat.write(notebook, tmp)
-    os.replace(tmp, path)
+    from gfr_keras.io_utils import atomic_path  # the project's one atomic writer
+
+    with atomic_path(path) as tmp:
+        nbformat.write(notebook, tmp)
 
 
 def main(argv=None):
