@@ -33,7 +33,10 @@ def test_gfr_console_script_is_installed():
         pytest.fail("the `gfr` console script is not on PATH; run `uv sync`")
     result = subprocess.run([gfr, "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0
-    assert "demo" in result.stdout
+    from training.cli import STAGES
+
+    listed = result.stdout.split("positional arguments:")[1]
+    assert all(f"\n    {name}" in listed for name, _ in STAGES), result.stdout
 
 
 def _options(parser):

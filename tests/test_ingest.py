@@ -20,7 +20,7 @@ from training.cli import main
 
 
 ROOT = Path(__file__).resolve().parents[1]
-from conftest import CORRUPT, NO_NOISE_2, NO_SPIKES
+from fixtures import CORRUPT, NO_NOISE_2, NO_SPIKES
 
 
 def _nwb_sweeps(path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gfr_keras as gk
-from conftest import float32_rate_error_scale, numpy_activation, numpy_gfr
+from fixtures import float32_rate_error_scale, numpy_activation, numpy_gfr
 
 pytestmark = pytest.mark.backend_agnostic
 

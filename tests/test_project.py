@@ -19,12 +19,17 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch, capsys):
     assert namespace["traces"].shape == (1, 200, 1, 8)
 
 
-def test_allensdk_and_tensorflow_import_together():
+def test_allensdk_and_tensorflow_work_together(tmp_path):
+    import numpy as np
     import tensorflow as tf
     from allensdk.core.cell_types_cache import CellTypesCache
 
     assert tf.__version__.startswith("2.21")
-    assert CellTypesCache is not None
+    # allensdk builds its offline manifest beside TensorFlow, with this numpy.
+    cache = CellTypesCache(manifest_file=str(tmp_path / "manifest.json"))
+    assert (tmp_path / "manifest.json").exists()
+    assert cache.get_cache_path(None, "CELLS").startswith(str(tmp_path))
+    assert float(tf.reduce_sum(tf.constant(np.arange(4.0)))) == 6.0
 
 
 def test_network_connections_fail_the_tests():

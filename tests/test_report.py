@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import gfr_keras as gk
-from conftest import numpy_activation, numpy_gfr
+from fixtures import numpy_activation, numpy_gfr
 from gfr_keras.report import build_report
 
 N_CELLS = 6

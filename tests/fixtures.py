@@ -1,0 +1,68 @@
+"""Helpers the tests share: independent numpy oracles of the model and the ids of the broken cells.
+
+Imported by tests as `from fixtures import ...` (pytest puts tests/ on the path);
+pytest fixtures themselves live in conftest.py.
+"""
+
+import numpy as np
+
+#: Cell ids of the broken bank (conftest.broken_bank): a truncated NWB, no Noise 2, no spikes.
+CORRUPT, NO_NOISE_2, NO_SPIKES = 900000001, 900000002, 900000003
+
+
+def numpy_gfr(params, currents_pa):
+    """The spec's recurrence in float64 numpy, one step at a time: an independent oracle.
+
+    Returns rates `[batch, time]` (1/ms) and traces `[batch, time, n]`.
+    """
+    alpha = np.array(params["a"][0])
+    beta = np.array(params["b"][0])
+    lam = np.array(params["ds"])
+    g = params["g"]
+    coeff = np.array(g["poly_coeff"][0]) ** 2
+    currents_pa = np.asarray(currents_pa, dtype=np.float64)
+    rates = np.zeros(currents_pa.shape)
+    traces = np.zeros(currents_pa.shape + (len(lam),))
+    for r in range(currents_pa.shape[0]):
+        h = np.zeros(len(lam))
+        f = 0.0
+        for t in range(currents_pa.shape[1]):
+            h = (1 - lam) * h + alpha * currents_pa[r, t] + 1000 * beta * f
+            x = (h.mean() - g["b"][0]) / g["max_current"][0]
+            poly = sum(c * x**k for k, c in enumerate(coeff))
+            f = max(0.0, g["max_firing_rate"][0] * np.tanh(poly))
+            rates[r, t] = f
+            traces[r, t] = h
+    return rates, traces
+
+
+def numpy_activation(g, z_pa):
+    x = (np.asarray(z_pa, dtype=np.float64) - g["b"][0]) / g["max_current"][0]
+    coeff = np.array(g["poly_coeff"][0]) ** 2
+    poly = sum(c * x**k for k, c in enumerate(coeff))
+    return np.maximum(0.0, g["max_firing_rate"][0] * np.tanh(poly))
+
+
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+def float32_rate_error_scale(params, traces):
+    """How far float32 rounding alone can move the rate at each step, in 1/ms.
+
+    Rounding perturbs `z = mean(h)` by about `eps * mean(|h|)` and the polynomial
+    by about `eps * sum_k |c_k^2 x^k|`; the rate moves by those times the slope of
+    `gamma * tanh`. Near the threshold, where `z - b` and the polynomial's terms
+    cancel, this exceeds 1e-4 of the rate for any float32 implementation,
+    the published one included. Returns 16x that estimate (a few roundings each).
+    """
+    g = params["g"]
+    coeff = np.array(g["poly_coeff"][0]) ** 2
+    z = traces.mean(axis=-1)
+    x = (z - g["b"][0]) / g["max_current"][0]
+    terms = np.stack([c * x**k for k, c in enumerate(coeff)])
+    poly = terms.sum(axis=0)
+    slope_poly = sum(k * c * x ** (k - 1) for k, c in enumerate(coeff) if k > 0)
+    dtanh = g["max_firing_rate"][0] * (1 - np.tanh(poly) ** 2)
+    z_error = FLOAT32_EPS * np.abs(traces).mean(axis=-1) + FLOAT32_EPS * np.abs(z - g["b"][0])
+    poly_error = np.abs(slope_poly) * z_error / g["max_current"][0] + FLOAT32_EPS * np.abs(terms).sum(axis=0)
+    return 16 * dtanh * poly_error
