@@ -7,13 +7,14 @@ signatures, git commit). The graphs hold only stock TensorFlow ops, so
 """
 
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import tempfile
 
 import numpy as np
+
+from gfr_keras.io_utils import atomic_path, to_json
 
 
 def next_version(model_dir):
@@ -61,8 +62,9 @@ def _write(archive, base_dir, model_name, manifest, assets=()):
         for source, name in assets:
             os.makedirs(os.path.join(target, "assets"), exist_ok=True)
             shutil.copyfile(source, os.path.join(target, "assets", name))
+        manifest = {**manifest, "model_name": model_name, "version": version, "git_commit": _git_commit()}
         with open(os.path.join(target, "manifest.json"), "w") as handle:
-            json.dump({**manifest, "model_name": model_name, "version": version, "git_commit": _git_commit()}, handle, indent=1)
+            handle.write(to_json(manifest, indent=1))
         final = os.path.join(model_dir, str(version))
         os.rename(target, final)  # a version folder appears whole or not at all
     finally:
@@ -70,11 +72,47 @@ def _write(archive, base_dir, model_name, manifest, assets=()):
     return final
 
 
+def _add_endpoint(archive, name, fn, specs):
+    """Add `fn` as endpoint `name`, taking float32 (the signature TF Serving sees) or float64.
+
+    Both are traced, so a Python caller of the loaded model may send float64 arrays
+    (numpy's default) as well; the first trace, float32, is what `signatures` exposes.
+    """
+    import tensorflow as tf
+
+    function = tf.function(fn)
+    for dtype in (tf.float32, tf.float64):
+        function.get_concrete_function(*[tf.TensorSpec(s.shape, dtype, name=s.name) for s in specs])
+    archive.add_endpoint(name, function)
+
+
+def _check(tensor, shape, name, finite=True):
+    """Run-time checks on a request: the errors name the input (the server feeds whatever comes)."""
+    import tensorflow as tf
+
+    tensor = tf.ensure_shape(tensor, shape, name=f"check_{name}")
+    if finite:  # check_numerics returns its input, so every later op waits for the check
+        tensor = tf.debugging.check_numerics(tensor, message=f"{name}: contains NaN or infinity")
+    return tf.cast(tensor, tf.float32)
+
+
+def _run_result(source):
+    """`test_accuracy` etc. from a `gfr train-network` run folder's result.json, if there is one."""
+    path = os.path.join(source, "result.json") if source else None
+    if not path or not os.path.exists(path):
+        return {}
+    from gfr_keras.io_utils import read_json
+
+    result = read_json(path)
+    return {key: result[key] for key in ("test_accuracy", "data", "epochs_this_run", "model") if key in result}
+
+
 def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnist"):
     """Export an L-MNIST network (`build_gfr_network` or a baseline with the same outputs).
 
     Signature `serving_default`: `images` float32 `[batch, 28, 28]` in [0, 1] ->
-    `probabilities` float32 `[batch, 10]`, `classes` int64 `[batch]`.
+    `probabilities` float32 `[batch, 10]`, `classes` int64 `[batch]`. The manifest
+    records the run's test accuracy when `source` is a run folder with `result.json`.
 
     Returns:
         the version folder written.
@@ -87,81 +125,89 @@ def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnis
     spec = tf.TensorSpec([None, 28, 28], tf.float32, name="images")
 
     def serve(images):
-        images = tf.ensure_shape(images, [None, 28, 28], name="check_images")
+        images = _check(images, [None, 28, 28], "images")
         tf.debugging.assert_greater_equal(images, 0.0, message="images: values must lie in [0, 1]")
         tf.debugging.assert_less_equal(images, 1.0, message="images: values must lie in [0, 1]")
         probabilities = model(images, training=False)["probabilities"]
         return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=-1, output_type=tf.int64)}
 
-    archive.add_endpoint("serving_default", serve, input_signature=[spec])
+    _add_endpoint(archive, "serving_default", serve, [spec])
     signatures = {"serving_default": {"inputs": {"images": spec}, "outputs": {"probabilities": "float32 [batch, 10]", "classes": "int64 [batch]"}}}
-    manifest = {"kind": "lmnist", "source": source, "signatures": _describe(signatures)}
+    manifest = {"kind": "lmnist", "source": source, **_run_result(source), "signatures": _describe(signatures)}
     return _write(archive, base_dir, model_name, manifest)
+
+
+def _neuron_endpoints(archive, layer):
+    """`simulate` and `step` of a population layer; returns their signature descriptions."""
+    import tensorflow as tf
+
+    units, n = layer.units, layer.n_traces
+    # The last axis of a current is `units`, or 1 for one current shared by every neuron.
+    current = tf.TensorSpec([None, None, None], tf.float32, name="current_pa")
+    rate_state = tf.TensorSpec([None, units], tf.float32, name="rate_state")
+    trace_state = tf.TensorSpec([None, units * n], tf.float32, name="trace_state")
+
+    def checked_current(current_pa):
+        current_pa = _check(current_pa, [None, None, None], "current_pa")
+        last = tf.shape(current_pa)[-1]
+        valid = tf.debugging.assert_equal(
+            tf.logical_or(tf.equal(last, 1), tf.equal(last, units)), True,
+            message=f"current_pa: the last axis must be {units} (one current per neuron) or 1 (one for all)",
+        )
+        with tf.control_dependencies([valid]):  # checked before the neurons run
+            return tf.identity(current_pa)
+
+    def simulate(current_pa):
+        rates, _, _ = layer(checked_current(current_pa))
+        return {"rate_per_ms": rates}
+
+    def step(current_pa, rate_state, trace_state):
+        states = [_check(rate_state, [None, units], "rate_state"), _check(trace_state, [None, units * n], "trace_state")]
+        rates, f, h = layer(checked_current(current_pa), initial_state=states)
+        return {"rate_per_ms": rates, "rate_state": f, "trace_state": h}
+
+    _add_endpoint(archive, "simulate", simulate, [current])
+    _add_endpoint(archive, "step", step, [current, rate_state, trace_state])
+    rates = f"float32 [batch, time, {units}]"
+    return {
+        "simulate": {"inputs": {"current_pa": current}, "outputs": {"rate_per_ms": rates}},
+        "step": {
+            "inputs": {"current_pa": current, "rate_state": rate_state, "trace_state": trace_state},
+            "outputs": {"rate_per_ms": rates, "rate_state": f"float32 [batch, {units}]", "trace_state": f"float32 [batch, {units * n}]"},
+        },
+    }
 
 
 def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_name="gfr_neurons"):
     """Export a population of fitted neurons (dataset records of one bin size).
 
     Signatures, for `units = len(records)` and `n` traces:
-      - `simulate`: `current_pa` float32 `[batch, time, units]` -> `rate_per_ms` `[batch, time, units]`.
+      - `simulate`: `current_pa` float32 `[batch, time, units]` (or `[batch, time, 1]`,
+        one current for every neuron) -> `rate_per_ms` `[batch, time, units]`.
       - `step`: `current_pa` plus `rate_state` `[batch, units]` and `trace_state`
         `[batch, units * n]` (zeros to start) -> `rate_per_ms`, `rate_state`,
         `trace_state`: chunk by chunk, a client gets exactly the rates of one long
         `simulate` call; the server keeps no state.
+    NaN or infinite inputs are rejected with an error naming the input.
 
     The dataset JSON is copied to `<version>/assets/gfr_dataset.json` and to
     `base_dir/gfr_dataset.json` (the current one).
     """
     import keras
-    import tensorflow as tf
 
-    from gfr_keras.io_utils import atomic_path
     from gfr_keras.dataset.lookup import population_from_records
 
     records = list(records)
     layer = population_from_records(records, return_sequences=True, return_state=True, name="gfr")
-    units, n = layer.units, layer.n_traces
-    layer.build((None, None, units))
-    current = tf.TensorSpec([None, None, units], tf.float32, name="current_pa")
-    rate_state = tf.TensorSpec([None, units], tf.float32, name="rate_state")
-    trace_state = tf.TensorSpec([None, units * n], tf.float32, name="trace_state")
+    layer.build((None, None, layer.units))
     archive = keras.export.ExportArchive()
     archive.track(layer)
-
-    # The server feeds whatever a client sends: check shapes at run time, so a bad
-    # request gets an error naming the input rather than one from deep in the graph.
-    def checked(tensor, shape, name):
-        return tf.ensure_shape(tensor, shape, name=f"check_{name}")
-
-    def simulate(current_pa):
-        rates, _, _ = layer(checked(current_pa, [None, None, units], "current_pa"))
-        return {"rate_per_ms": rates}
-
-    def step(current_pa, rate_state, trace_state):
-        current_pa = checked(current_pa, [None, None, units], "current_pa")
-        rate_state = checked(rate_state, [None, units], "rate_state")
-        trace_state = checked(trace_state, [None, units * n], "trace_state")
-        rates, f, h = layer(current_pa, initial_state=[rate_state, trace_state])
-        return {"rate_per_ms": rates, "rate_state": f, "trace_state": h}
-
-    archive.add_endpoint("simulate", simulate, input_signature=[current])
-    archive.add_endpoint("step", step, input_signature=[current, rate_state, trace_state])
-    signatures = {
-        "simulate": {"inputs": {"current_pa": current}, "outputs": {"rate_per_ms": f"float32 [batch, time, {units}]"}},
-        "step": {
-            "inputs": {"current_pa": current, "rate_state": rate_state, "trace_state": trace_state},
-            "outputs": {
-                "rate_per_ms": f"float32 [batch, time, {units}]",
-                "rate_state": f"float32 [batch, {units}]",
-                "trace_state": f"float32 [batch, {units * n}]",
-            },
-        },
-    }
+    signatures = _neuron_endpoints(archive, layer)
     manifest = {
         "kind": "gfr_neurons",
         "cell_ids": [int(r["cell_id"]) for r in records],
         "configurations": sorted({(int(r["bin_size"]), int(r["actv_bin_size"])) for r in records}),
-        "n_traces": n,
+        "n_traces": layer.n_traces,
         "dataset": {"path": os.path.basename(os.fspath(dataset_path)), "sha256": _sha256(dataset_path)},
         "signatures": _describe(signatures),
     }
