@@ -103,3 +103,38 @@ def test_kernel_over_time():
 
     # lam = 1 is an instantaneous trace (only lag 0); lam = 0.5 halves every bin.
     assert kernel([2.0, 4.0], [1.0, 0.5], 4).tolist() == [6.0, 2.0, 1.0, 0.5]
+
+
+def test_a_corrupt_processed_file_is_a_failure_and_the_others_are_fitted(processed, tmp_path, monkeypatch, capsys):
+    """One unreadable file among good ones: it lands in failures.csv, every other cell is fitted.
+
+    Run from an unrelated folder: the packaged config is found wherever the command runs.
+    """
+    folder = tmp_path / "processed"
+    folder.mkdir()
+    good = sorted(processed.glob("*.h5"))[:2]
+    for path in good:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "123.h5").write_bytes(b"not an HDF5 file")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "fits"
+    assert fit(folder, out, "--chunk-size", "2") == 0
+    assert sorted(p.stem for p in out.glob("*.json")) == sorted(p.stem for p in good)
+    failures = (out / "failures.csv").read_text().splitlines()
+    assert failures[0] == "cell_id,reason" and failures[1].startswith("123,cannot read") and "123.h5" in failures[1]
+    assert "1 cell(s) could not be read" in capsys.readouterr().out
+
+
+def test_a_misspelt_or_impossible_config_is_named(processed, tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    for content, message in (
+        ({"early_stop_repeat": 3}, "bad.json: unknown key(s) ['early_stop_repeat']"),
+        ({"activation_epochs": 0}, "bad.json: key 'activation_epochs': expected a positive integer, got 0"),
+    ):
+        bad.write_text(json.dumps(content))
+        assert fit(processed, tmp_path / "out", "--config", str(bad)) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    config = gk.load_fit_config("default")
+    assert config.activation_epochs == 1000 and [r.lr for r in config.hparams] == [1e-2, 1e-3, 1e-4]
+    assert gk.FitConfig.from_dict(config.to_dict()) == config

@@ -198,3 +198,12 @@ def test_cell_ids_file_selects_cells_and_bad_ids_are_named(bank, tmp_path, capsy
     ids.write_text("cell_id\n123\nabc\n")
     assert main(["preprocess", "--manifest", str(bank / "manifest.json"), "--out", str(out), "--cell-ids", str(ids)]) == 2
     assert "ids.csv: line 3: expected a cell id, got 'abc'" in capsys.readouterr().err
+
+
+def test_a_missing_manifest_never_goes_online(tmp_path, capsys):
+    """Without --download, a manifest that does not exist is an error naming it and the way to download."""
+    missing = tmp_path / "nowhere" / "manifest.json"
+    assert main(["preprocess", "--manifest", str(missing), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"--manifest: {missing} does not exist" in err and "--download" in err
+    assert not missing.exists() and not (tmp_path / "out").exists()
