@@ -21,6 +21,12 @@ def _pyplot():
     return plt
 
 
+def _integer_ticks():
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)  # counts of cells: no 2.5 cells on an axis
+
+
 def plot_evr_histogram(fits, path, title):
     """Validation (Noise 1) and test (Noise 2) EVR of every fitted cell."""
     plt = _pyplot()
@@ -33,6 +39,7 @@ def plot_evr_histogram(fits, path, title):
     axis.axvline(MIN_VAL_EVR, color="k", ls="--", lw=0.8, label=f"dataset filter (val > {MIN_VAL_EVR})")
     axis.set_xlabel("explained variance ratio")
     axis.set_ylabel("cells")
+    axis.yaxis.set_major_locator(_integer_ticks())
     axis.set_title(f"{title}: {len(ok)} of {len(fits)} cells fitted")
     axis.legend(fontsize=8)
     figure.tight_layout()
