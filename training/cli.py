@@ -20,6 +20,7 @@ STAGES = (
     ("train-network", "line-by-line MNIST with GFR neurons (or a Keras baseline)"),
     ("export", "SavedModels for TF Serving (lmnist, gfr-neurons)"),
     ("report", "a static, offline dataset explorer: index and one page per cell"),
+    ("summary", "what a pipeline run made, where, and its headline numbers"),
 )
 
 
