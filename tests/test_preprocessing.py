@@ -69,3 +69,94 @@ def test_max_firing_rate_is_the_shortest_isi():
     rate = max_firing_rate_per_ms([[0.1, 0.2, 0.205], [], [1.0], [0.5, 0.51]])
     assert rate == pytest.approx(1 / 5.0)  # 5 ms ISI -> 0.2 per ms
     assert max_firing_rate_per_ms([[0.3], []]) == 0.0
+
+
+class _FakeDataSet:
+    """allensdk's `NwbDataSet` interface over hand-made sweeps: `{number: (name, rate_hz, current_pa, spike_times_s)}`."""
+
+    def __init__(self, sweeps):
+        self.sweeps = sweeps
+
+    def get_sweep_numbers(self):
+        return list(self.sweeps)
+
+    def get_sweep_metadata(self, number):
+        return {"aibs_stimulus_name": self.sweeps[number][0].encode()}
+
+    def get_sweep(self, number):
+        _, rate, current, _ = self.sweeps[number]
+        return {"stimulus": current * 1e-12, "response": np.full(len(current), -0.07), "sampling_rate": rate,
+                "index_range": (0, len(current) - 1)}
+
+    def get_spike_times(self, number):
+        return np.asarray(self.sweeps[number][3])
+
+
+class _FakeCache:
+    def __init__(self, sweeps):
+        self.data_set = _FakeDataSet(sweeps)
+
+    def get_ephys_data(self, cell_id):
+        return self.data_set
+
+
+def _step(rate_hz, seconds=1.0):
+    current = np.zeros(int(seconds * rate_hz))
+    current[len(current) // 10 :] = 100.0
+    return current
+
+
+def _cell_sweeps(noise_rate_hz=RATE_HZ):
+    return {
+        1: ("Test", RATE_HZ, _step(RATE_HZ), [0.1, 0.102]),  # 1/ISI = 0.5 /ms, not a model stimulus
+        2: ("Long Square", RATE_HZ, _step(RATE_HZ), [0.3, 0.31, 0.4]),  # 0.1 /ms
+        3: ("Noise 1", noise_rate_hz, _step(noise_rate_hz), [0.5, 0.52]),  # 0.05 /ms
+        4: ("Noise 2", noise_rate_hz, _step(noise_rate_hz), [0.6, 0.625]),
+    }
+
+
+def test_gamma_counts_every_sweep_by_default_and_fitted_sweeps_on_request():
+    from gfr_keras.ephys.allen import process_cell
+
+    cache = _FakeCache(_cell_sweeps())
+    assert process_cell(cache, 1)["max_firing_rate_per_ms"] == pytest.approx(0.5)  # published: every sweep
+    assert process_cell(cache, 1, max_rate_sweeps="fitted")["max_firing_rate_per_ms"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="max_rate_sweeps: expected one of"):
+        process_cell(cache, 1, max_rate_sweeps="some")
+
+
+def test_sweeps_with_different_sampling_rates_are_each_binned_at_their_own(tmp_path):
+    from gfr_keras.ephys.allen import process_cell
+    from gfr_keras.ephys.processed import read_processed_cell, write_processed_cell
+
+    cell = process_cell(_FakeCache(_cell_sweeps(noise_rate_hz=20_000)), 7, bin_sizes_ms=(10, 20))
+    rates = {s["stimulus_name"]: s["sampling_rate_hz"] for s in cell["sweeps"].values()}
+    assert rates == {"Long Square": RATE_HZ, "Noise 1": 20_000, "Noise 2": 20_000}
+    assert cell["sampling_rate_hz"] == 20_000  # the rate of most sweeps
+    # One second at either rate: the onset is at 0.1 s, so 0.9 s of bins.
+    assert {len(s["current_pa"][10]) for s in cell["sweeps"].values()} == {90}
+    noise = cell["sweeps"][3]
+    assert noise["rate_per_ms"][10].sum() * 10 == 2  # both spikes, binned at 20 kHz
+    path = tmp_path / "7.h5"
+    write_processed_cell(cell, path)
+    again = read_processed_cell(path)
+    assert {n: s["sampling_rate_hz"] for n, s in again["sweeps"].items()} == {2: RATE_HZ, 3: 20_000, 4: 20_000}
+
+
+def test_format_1_files_read_with_the_root_sampling_rate(tmp_path):
+    import h5py
+
+    from gfr_keras.ephys.processed import read_processed_cell
+
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as handle:
+        for key, value in (("cell_id", 5), ("max_firing_rate_per_ms", 0.2), ("sampling_rate_hz", 50_000.0),
+                           ("species", ""), ("cre_line", ""), ("format_version", 1)):
+            handle.attrs[key] = value
+        group = handle.create_group("sweeps").create_group("3")
+        group.attrs["stimulus_name"] = "Noise 1"
+        group.create_dataset("current_pa_10ms", data=np.ones(4))
+        group.create_dataset("rate_per_ms_10ms", data=np.zeros(4))
+    cell = read_processed_cell(path)
+    assert cell["sweeps"][3]["sampling_rate_hz"] == 50_000.0
+    np.testing.assert_array_equal(cell["sweeps"][3]["current_pa"][10], np.ones(4))

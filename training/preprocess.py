@@ -12,6 +12,13 @@ def add_arguments(parser):
     parser.add_argument("--cell-ids", help="CSV of cell ids (one per line, or a 'cell_id' column); default: every cell of the cache")
     parser.add_argument("--plots", action="store_true", help="also write PROCESSED_DIR/plots/<cell_id>.png")
     parser.add_argument(
+        "--max-rate-sweeps",
+        choices=["all", "fitted"],
+        default="all",
+        help="sweeps whose spikes give the activation's gamma (max 1/ISI): every sweep of the file, as the "
+        "published code (default), or only Long Square, Ramp and Noise 1/2",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="let allensdk create a missing manifest and download cells from the Allen Cell Types API (online)",
@@ -27,7 +34,10 @@ def run(args):
 
         on_cell = lambda cell: plot_processed_cell(cell, os.path.join(args.out, "plots", f"{cell['cell_id']}.png"))
     cell_ids = read_cell_ids(args.cell_ids) if args.cell_ids else None
-    summary = preprocess_cells(args.manifest, args.out, cell_ids, keep_raw=args.plots, on_cell=on_cell, download=args.download)
+    summary = preprocess_cells(
+        args.manifest, args.out, cell_ids, keep_raw=args.plots, on_cell=on_cell, download=args.download,
+        max_rate_sweeps=args.max_rate_sweeps,
+    )
     done, skipped, failed, failures = summary["done"], summary["skipped"], summary["failed"], summary["failures"]
     missing_noise = sum(1 for c in failed if "Noise" in failures[c] and "missing stimulus" in failures[c])
     print(

@@ -48,3 +48,31 @@ def explained_variance_ratio(trials, prediction):
     ev_model = explained_variance(trials, prediction).mean()
     with np.errstate(invalid="ignore", divide="ignore"):
         return float(ev_model / ev_data)
+
+
+def quantize_rates(rates_per_ms, bin_size_ms):
+    """Rates rounded to whole spikes per bin, as the published `evaluate.quantize_prediction`.
+
+    `count = trunc(rate * bin_size_ms + 0.5)` (round half up for the non-negative
+    rates a GFR neuron gives), returned as `count / bin_size_ms` in 1/ms. The
+    published function does the same in int32/float32; here the counts are exact
+    and the division is float64.
+
+    Args:
+        rates_per_ms: array of predicted rates (1/ms), any shape.
+        bin_size_ms: the bin width (ms) the rates are per bin of.
+    """
+    if not bin_size_ms > 0:
+        raise ValueError(f"bin_size_ms: expected a positive bin width (ms), got {bin_size_ms!r}")
+    rates = np.asarray(rates_per_ms, dtype=np.float64)
+    return np.trunc(rates * bin_size_ms + 0.5) / bin_size_ms
+
+
+def quantized_explained_variance_ratio(trials, prediction, bin_size_ms):
+    """The EVR of a prediction rounded to whole spikes per bin.
+
+    The published `evaluate.explained_variance_ratio(..., quantize=True)`: the
+    prediction goes through `quantize_rates` (published `quantize_prediction`)
+    before `explained_variance_ratio`; the trials are already whole counts.
+    """
+    return explained_variance_ratio(trials, quantize_rates(prediction, bin_size_ms))

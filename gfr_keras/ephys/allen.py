@@ -45,77 +45,112 @@ def _decode(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def process_cell(cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False):
+#: `process_cell`'s `max_rate_sweeps`: the sweeps whose spikes give gamma (max 1/ISI).
+MAX_RATE_SWEEPS = ("all", "fitted")
+
+
+def _read_sweep(data_set, sweep_number, every_spike_time):
+    """`(stimulus_name, sweep dict or None, spike times or None)`.
+
+    The sweep only for a stimulus the model uses; its spike times also for
+    other sweeps when `every_spike_time`.
+    """
+    try:
+        metadata = data_set.get_sweep_metadata(sweep_number)
+        stimulus_name = _decode(metadata.get("aibs_stimulus_name", b""))
+        used = stimulus_name in STIMULUS_NAMES
+        if not (used or every_spike_time):
+            return stimulus_name, None, None
+        spike_times = np.asarray(data_set.get_spike_times(sweep_number), dtype=np.float64)
+        sweep = data_set.get_sweep(sweep_number) if used else None
+    except Exception as error:  # allensdk/h5py raise many kinds for a bad file
+        raise CellProcessingError(f"sweep {sweep_number}: cannot read it: {type(error).__name__}: {error}") from None
+    return stimulus_name, sweep, spike_times
+
+
+def _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms, keep_raw):
+    sampling_rate = float(sweep["sampling_rate"])
+    current_pa = 1e12 * np.asarray(sweep["stimulus"], dtype=np.float64)
+    response_mv = 1e3 * np.asarray(sweep["response"], dtype=np.float64)
+    try:
+        start, stop = analysis_window(stimulus_name, current_pa, response_mv, sweep["index_range"])
+    except ValueError as error:
+        raise CellProcessingError(f"sweep {sweep_number}: {error}") from None
+    binned = {"stimulus_name": stimulus_name, "sampling_rate_hz": sampling_rate, "current_pa": {}, "rate_per_ms": {}}
+    for bin_size in bin_sizes_ms:
+        current, rate = bin_sweep(current_pa, spike_times, sampling_rate, start, stop, bin_size)
+        binned["current_pa"][bin_size] = current
+        binned["rate_per_ms"][bin_size] = rate
+    if keep_raw:
+        binned["raw"] = {
+            "current_pa": current_pa,
+            "response_mv": response_mv,
+            "spike_times_s": spike_times,
+            "sampling_rate_hz": sampling_rate,
+            "window": (start, stop),
+        }
+    return binned
+
+
+def _most_common_rate(sweeps):
+    rates = [sweep["sampling_rate_hz"] for sweep in sweeps.values()]
+    return max(set(rates), key=lambda rate: (rates.count(rate), rate))
+
+
+def process_cell(
+    cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False, max_rate_sweeps="all"
+):
     """Read one cell with allensdk and bin every sweep the model uses.
 
+    Each sweep is binned at its own sampling rate, so a cell whose sweeps were
+    recorded at different rates is kept (each sweep stores `sampling_rate_hz`).
+
+    Args:
+        max_rate_sweeps: the sweeps whose spikes give the activation's gamma
+            (`max_firing_rate_per_ms`, the largest 1/ISI): "all" (default) every
+            sweep of the file, whatever its stimulus, as the published
+            `utils.get_max_firing_rate` over every sweep `data.py` loads;
+            "fitted" only the sweeps the model uses (Long Square, Ramp, Noise 1/2).
+
     Returns:
-        the dict `gfr_keras.processed.write_processed_cell` takes. With
-        `keep_raw`, each sweep also holds `raw`: `current_pa`, `response_mv`,
-        `spike_times_s`, `sampling_rate_hz` and the `window` `(start, stop)`
-        (for plots; not written to the processed file).
+        the dict `gfr_keras.processed.write_processed_cell` takes; its root
+        `sampling_rate_hz` is the rate of most sweeps. With `keep_raw`, each
+        sweep also holds `raw`: `current_pa`, `response_mv`, `spike_times_s`,
+        `sampling_rate_hz` and the `window` `(start, stop)` (for plots; not
+        written to the processed file).
 
     Raises:
         CellProcessingError with the reason: unreadable file, a required stimulus
-        (Long Square, Noise 1, Noise 2) missing, no spikes at all, or a sweep that
-        cannot be binned.
+        (Long Square, Noise 1, Noise 2) missing, no spikes at all in the sweeps
+        the model uses, or a sweep that cannot be read or binned.
+        ValueError for a `max_rate_sweeps` other than "all" or "fitted".
     """
+    if max_rate_sweeps not in MAX_RATE_SWEEPS:
+        raise ValueError(f"max_rate_sweeps: expected one of {list(MAX_RATE_SWEEPS)}, got {max_rate_sweeps!r}")
     try:
         data_set = cache.get_ephys_data(cell_id)
         sweep_numbers = sorted(data_set.get_sweep_numbers())
     except Exception as error:  # allensdk/h5py raise many kinds for a bad file
         raise CellProcessingError(f"cannot read the NWB file: {type(error).__name__}: {error}") from None
-
-    sweeps = {}
-    all_spike_times = []
-    sampling_rates = set()
+    sweeps, fitted_spikes, all_spikes = {}, [], []
     for sweep_number in sweep_numbers:
-        try:
-            metadata = data_set.get_sweep_metadata(sweep_number)
-            stimulus_name = _decode(metadata.get("aibs_stimulus_name", b""))
-            if stimulus_name not in STIMULUS_NAMES:
-                continue
-            sweep = data_set.get_sweep(sweep_number)
-            spike_times = np.asarray(data_set.get_spike_times(sweep_number), dtype=np.float64)
-        except Exception as error:
-            raise CellProcessingError(
-                f"sweep {sweep_number}: cannot read it: {type(error).__name__}: {error}"
-            ) from None
-        sampling_rate = float(sweep["sampling_rate"])
-        sampling_rates.add(sampling_rate)
-        current_pa = 1e12 * np.asarray(sweep["stimulus"], dtype=np.float64)
-        response_mv = 1e3 * np.asarray(sweep["response"], dtype=np.float64)
-        try:
-            start, stop = analysis_window(stimulus_name, current_pa, response_mv, sweep["index_range"])
-        except ValueError as error:
-            raise CellProcessingError(f"sweep {sweep_number}: {error}") from None
-        all_spike_times.append(spike_times)
-        binned = {"stimulus_name": stimulus_name, "current_pa": {}, "rate_per_ms": {}}
-        for bin_size in bin_sizes_ms:
-            current, rate = bin_sweep(current_pa, spike_times, sampling_rate, start, stop, bin_size)
-            binned["current_pa"][bin_size] = current
-            binned["rate_per_ms"][bin_size] = rate
-        if keep_raw:
-            binned["raw"] = {
-                "current_pa": current_pa,
-                "response_mv": response_mv,
-                "spike_times_s": spike_times,
-                "sampling_rate_hz": sampling_rate,
-                "window": (start, stop),
-            }
-        sweeps[sweep_number] = binned
-
+        stimulus_name, sweep, spike_times = _read_sweep(data_set, sweep_number, max_rate_sweeps == "all")
+        if spike_times is not None:
+            all_spikes.append(spike_times)
+        if sweep is None:
+            continue
+        fitted_spikes.append(spike_times)
+        sweeps[sweep_number] = _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms, keep_raw)
     present = {sweep["stimulus_name"] for sweep in sweeps.values()}
     missing = [name for name in REQUIRED_STIMULI if name not in present]
     if missing:
         raise CellProcessingError(f"missing stimulus: {', '.join(missing)} (has {sorted(present) or 'none'})")
-    if not any(len(times) for times in all_spike_times):
+    if not any(len(times) for times in fitted_spikes):
         raise CellProcessingError("no spikes in any sweep")
-    if len(sampling_rates) != 1:
-        raise CellProcessingError(f"sweeps have different sampling rates {sorted(sampling_rates)}")
     return {
         "cell_id": int(cell_id),
-        "max_firing_rate_per_ms": max_firing_rate_per_ms(all_spike_times),
-        "sampling_rate_hz": sampling_rates.pop(),
+        "max_firing_rate_per_ms": max_firing_rate_per_ms(all_spikes if max_rate_sweeps == "all" else fitted_spikes),
+        "sampling_rate_hz": _most_common_rate(sweeps),
         "species": species,
         "cre_line": cre_line,
         "sweeps": sweeps,

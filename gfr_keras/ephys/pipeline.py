@@ -47,14 +47,18 @@ def open_manifest(manifest_path, download=False):
     return open_cache(manifest_path)
 
 
-def _process_one(cache, cell_id, info, target, keep_raw, on_cell):
-    cell = process_cell(cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw)
+def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps):
+    cell = process_cell(
+        cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps
+    )
     if on_cell is not None:
         on_cell(cell)
     write_processed_cell(cell, target)
 
 
-def preprocess_cells(manifest_path, out_dir, cell_ids=None, keep_raw=False, on_cell=None, download=False):
+def preprocess_cells(
+    manifest_path, out_dir, cell_ids=None, keep_raw=False, on_cell=None, download=False, max_rate_sweeps="all"
+):
     """Bin every cell of a cache into `out_dir/<cell_id>.h5`.
 
     Args:
@@ -64,6 +68,8 @@ def preprocess_cells(manifest_path, out_dir, cell_ids=None, keep_raw=False, on_c
         keep_raw: keep the raw sweeps in memory for `on_cell` (figures).
         on_cell: called with each processed cell before it is written.
         download: allow allensdk to go online when the manifest does not exist.
+        max_rate_sweeps: "all" (default, as published) or "fitted": the sweeps
+            whose spikes give gamma (see `process_cell`).
 
     Returns:
         dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
@@ -86,7 +92,7 @@ def preprocess_cells(manifest_path, out_dir, cell_ids=None, keep_raw=False, on_c
             continue
         info = cells.get(cell_id, {"species": "", "cre_line": ""})
         try:
-            _process_one(cache, cell_id, info, target, keep_raw, on_cell)
+            _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps)
         except CellProcessingError as error:
             reason = str(error)
         except Exception as error:  # one bad cell must not stop the run

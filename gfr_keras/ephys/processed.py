@@ -4,12 +4,14 @@ One file per cell, `PROCESSED_DIR/<cell_id>.h5`::
 
     /                      attrs: cell_id, max_firing_rate_per_ms, sampling_rate_hz,
                                   species, cre_line, format_version
-    /sweeps/<sweep_number>/  attrs: stimulus_name
+    /sweeps/<sweep_number>/  attrs: stimulus_name, sampling_rate_hz (format 2)
         current_pa_<B>ms     float64 [bins]   mean current in each bin (pA)
         rate_per_ms_<B>ms    float64 [bins]   spikes in the bin / B (1/ms)
 
-for every bin size `B` in `gfr_keras.preprocessing.BIN_SIZES_MS`. Later stages
-read only this format (see docs/processed_format.md).
+for every bin size `B` in `gfr_keras.ephys.binning.BIN_SIZES_MS`. Later stages
+read only this format (see docs/processed_format.md). Sweeps may have different
+sampling rates (each is binned at its own); format 1 files, written before
+sweeps stored theirs, read with every sweep at the root `sampling_rate_hz`.
 """
 
 import os
@@ -19,7 +21,7 @@ import numpy as np
 
 from gfr_keras.io_utils import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _ROOT_ATTRS = ("cell_id", "max_firing_rate_per_ms", "sampling_rate_hz", "species", "cre_line")
 
 
@@ -30,7 +32,8 @@ def write_processed_cell(cell, path):
         cell: dict with the root attributes (`cell_id`, `max_firing_rate_per_ms`,
             `sampling_rate_hz`, `species`, `cre_line`) and `sweeps`: a dict
             `{sweep_number: {"stimulus_name": str, "current_pa": {B: array},
-            "rate_per_ms": {B: array}}}`.
+            "rate_per_ms": {B: array}}}`; a sweep's optional `sampling_rate_hz`
+            (default: the root's) is written as its attribute.
         path: destination `.h5` file.
     """
     with atomic_path(path) as tmp:
@@ -43,6 +46,7 @@ def write_processed_cell(cell, path):
                 sweep = cell["sweeps"][sweep_number]
                 group = sweeps.create_group(str(int(sweep_number)))
                 group.attrs["stimulus_name"] = sweep["stimulus_name"]
+                group.attrs["sampling_rate_hz"] = float(sweep.get("sampling_rate_hz", cell["sampling_rate_hz"]))
                 for bin_size, values in sorted(sweep["current_pa"].items()):
                     group.create_dataset(f"current_pa_{bin_size}ms", data=np.asarray(values, np.float64))
                 for bin_size, values in sorted(sweep["rate_per_ms"].items()):
@@ -67,7 +71,13 @@ def read_processed_cell(path):
         cell = {key: _plain(handle.attrs[key]) for key in _ROOT_ATTRS}
         cell["sweeps"] = {}
         for name, group in handle["sweeps"].items():
-            sweep = {"stimulus_name": _plain(group.attrs["stimulus_name"]), "current_pa": {}, "rate_per_ms": {}}
+            sweep = {
+                "stimulus_name": _plain(group.attrs["stimulus_name"]),
+                # format 1 files have no per-sweep rate: every sweep had the root's
+                "sampling_rate_hz": float(_plain(group.attrs.get("sampling_rate_hz", cell["sampling_rate_hz"]))),
+                "current_pa": {},
+                "rate_per_ms": {},
+            }
             for dataset_name, dataset in group.items():
                 kind, _, bin_part = dataset_name.rpartition("_")
                 bin_size = int(bin_part.removesuffix("ms"))
