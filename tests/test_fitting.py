@@ -118,3 +118,32 @@ def test_tensorflow_and_jax_fit_the_same(cells, tmp_path):
     for tf_fit, jax_fit in zip(in_tf, in_jax):
         assert_same_fit(tf_fit, jax_fit)
         assert tf_fit["activation_loss"] == pytest.approx(jax_fit["activation_loss"], rel=1e-5)
+
+
+FIT_ON_TWO_DEVICES = """
+import pickle, sys
+import jax, keras
+from gfr_keras.fitting.trainer import fit_cells
+assert len(jax.devices()) == 2
+cells, config = pickle.load(open(sys.argv[1], "rb"))
+one = fit_cells(cells, 20, 20, config=config)
+keras.distribution.set_distribution(keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
+two = fit_cells(cells, 20, 20, config=config)
+pickle.dump((one, two), open(sys.argv[2], "wb"))
+"""
+
+
+def test_two_devices_fit_as_one(cells, tmp_path):
+    """JAX with the unit axis sharded over two (forced host) devices gives the one-device fits."""
+    keras = pytest.importorskip("keras")
+    pytest.importorskip("jax")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("runs once, in a JAX subprocess")
+    population = variants(cells, 2, seed=3)  # 2 cells x 3 runs: 6 units, split 3 + 3
+    (tmp_path / "in.pkl").write_bytes(pickle.dumps((population, QUICK)))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    script = [sys.executable, "-c", FIT_ON_TWO_DEVICES, str(tmp_path / "in.pkl"), str(tmp_path / "out.pkl")]
+    subprocess.run(script, env=env, check=True)
+    one, two = pickle.loads((tmp_path / "out.pkl").read_bytes())
+    for alone, sharded in zip(one, two):
+        assert_same_fit(alone, sharded)

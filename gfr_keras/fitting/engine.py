@@ -26,9 +26,30 @@ def compile_function(fn, jit_compile=True):
     raise NotImplementedError(f"fitting runs under the tensorflow and jax Keras backends, not {backend!r}")
 
 
-def tensor(x):
-    """A numpy array as a backend tensor (moved to the default device once, not every step)."""
-    return ops.convert_to_tensor(np.asarray(x))
+def tensor(x, unit_axis=-1):
+    """A numpy array as a backend tensor, placed once (not every step): see `place`."""
+    return place(ops.convert_to_tensor(np.asarray(x)), unit_axis)
+
+
+def place(x, unit_axis):
+    """`x` sharded along `unit_axis` over the active Keras distribution's device mesh (JAX only).
+
+    With `keras.distribution.set_distribution(...)` (e.g. `DataParallel()` over
+    every device Keras lists) the unit axis of the population's variables and
+    data is split over the mesh's first axis; units never interact, so each
+    device steps its own cells and only the scalar objective is summed across.
+    Without a distribution, or a unit count the mesh does not divide, `x` stays
+    on the default device.
+    """
+    distribution = keras.distribution.distribution()
+    if distribution is None or keras.backend.backend() != "jax" or not len(x.shape):
+        return x
+    mesh = distribution.device_mesh
+    if x.shape[unit_axis] % mesh.shape[0]:
+        return x
+    axes = [None] * len(x.shape)
+    axes[unit_axis] = mesh.axis_names[0]
+    return keras.distribution.distribute_tensor(x, keras.distribution.TensorLayout(axes, mesh))
 
 
 class Population:
@@ -46,7 +67,12 @@ class Population:
         self.layer, self.optimizer = layer, optimizer
         optimizer.build(layer.trainable_variables)
         self.stateless = keras.backend.backend() == "jax"
-        values = lambda variables: [ops.convert_to_tensor(v) for v in variables]
+        units = layer.trainable_variables[0].shape[0]
+        # The unit axis is every variable's first; scalars (the step count) and the rest are left whole.
+        values = lambda variables: [
+            place(ops.convert_to_tensor(v), 0) if v.shape and v.shape[0] == units else ops.convert_to_tensor(v)
+            for v in variables
+        ]
         self.state = None
         if self.stateless:
             self.state = (values(layer.trainable_variables), values(layer.non_trainable_variables), values(optimizer.variables))
@@ -98,7 +124,7 @@ class Population:
         """Freeze (0) or step (1) each unit: the optimizer's `active` mask."""
         active = np.asarray(active, "float32")
         if self.stateless:
-            self.state[2][self.optimizer.active_index] = tensor(active)
+            self.state[2][self.optimizer.active_index] = tensor(active, 0)
         else:
             self.optimizer.active.assign(active)
 
