@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 env:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --extra allen --extra jax  # not --all-extras: the gpu extra is CUDA wheels
 
 # The reference neurons, then the whole offline pipeline: a 12-cell synthetic bank
 # (GLIF cells built from real Allen cells) read back through allensdk and binned,

@@ -8,9 +8,9 @@ are more copies of each cell in the same population, each with its own step
 size (`gfr_keras.optimizers.UnitAdam`). A cell whose loss turns NaN is marked
 failed; its neighbours are untouched.
 
-Backend-agnostic (`keras.ops`): the training step is stateless and compiled by
-the Keras backend (`jax.jit` under JAX, `tf.function` under TensorFlow; see
-`gfr_keras.fitting.engine`). `fit_neurons` reads in four parts: triage (which
+Backend-agnostic (`keras.ops`): the losses are `layer.stateless_call` code and
+`gfr_keras.fitting.engine.Population` compiles the step for the backend
+(`jax.jit` of a stateless step under JAX, `tf.function` under TensorFlow). `fit_neurons` reads in four parts: triage (which
 cells can be fitted), the population (one unit per cell and run), the epoch
 loop (early stop, NaN) and run selection (best validation EVR per cell).
 """
