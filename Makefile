@@ -10,7 +10,8 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 env:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen --all-extras
+	@# Every extra but gpu (TensorFlow's CUDA wheels, gigabytes; `uv sync --extra gpu` on a GPU machine).
+	$(UV) sync --frozen --extra allen --extra jax --extra serving --extra notebooks
 	@# The browser tests of `gfr report` drive Debian's chromium (Playwright cannot download its own here).
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 

@@ -1,6 +1,9 @@
 """`gfr fit` and `gfr build-dataset` on the processed synthetic bank."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -37,6 +40,21 @@ def test_fit_writes_one_result_per_cell(fits, processed):
         assert result["train_losses"][-1] < result["train_losses"][0]
         assert result["test_evr"] > 0.1 and result["val_evr"] > 0.1
     assert (fits / "evr_histogram.png").stat().st_size > 10_000
+
+
+def test_fit_runs_unchanged_under_jax(fits, processed, tmp_path):
+    """`gfr fit` with KERAS_BACKEND=jax (a subprocess: the backend is chosen at import) fits as TensorFlow does."""
+    pytest.importorskip("jax")
+    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20", "--config", TEST_CONFIG,
+            "--out", str(tmp_path)]
+    code = "import sys; from training.cli import main; sys.exit(main(sys.argv[1:]))"
+    subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "jax"}, check=True)
+    for path in fits.glob("*.json"):
+        in_tf, in_jax = json.loads(path.read_text()), json.loads((tmp_path / path.name).read_text())
+        assert in_jax["status"] == in_tf["status"] == "ok"
+        assert in_jax["activation_loss"] == pytest.approx(in_tf["activation_loss"], rel=1e-5)
+        assert in_jax["epochs"] == in_tf["epochs"]
+        assert in_jax["test_evr"] == pytest.approx(in_tf["test_evr"], abs=0.02)  # the 1e-2 run amplifies rounding
 
 
 def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, processed, tmp_path, capsys):

@@ -5,63 +5,42 @@ Every cell is one unit of one `GFR` layer (and, for the activation fit, of one
 of the cells' losses and Adam's update is elementwise, so each cell follows
 exactly the trajectory it would follow alone. Restarts and learning-rate runs
 are more copies of each cell in the same population, each with its own step
-size (`UnitAdam`). A cell whose loss turns NaN is marked failed; its
-neighbours are untouched.
+size (`gfr_keras.optimizers.UnitAdam`). A cell whose loss turns NaN is marked
+failed; its neighbours are untouched.
 
-The training loop is a `tf.function` over `keras` layers (TensorFlow backend).
+Backend-agnostic (`keras.ops`): the losses are `layer.stateless_call` code and
+`gfr_keras.fitting.engine.Population` compiles the step for the backend
+(`jax.jit` of a stateless step under JAX, `tf.function` under TensorFlow). `fit_neurons` reads in four parts: triage (which
+cells can be fitted), the population (one unit per cell and run), the epoch
+loop (early stop, NaN) and run selection (best validation EVR per cell).
 """
 
 
 import time
 
+import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from gfr_keras.neurons.activation import PolynomialActivation
 from gfr_keras.fitting.data import activation_pairs, stimulus_groups
+from gfr_keras.fitting.engine import Population, tensor
 from gfr_keras.neurons.layer import GFR
 from gfr_keras.dataset.fits import FitStatus, failed
 from gfr_keras.dataset.metrics import explained_variance_ratio
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.neurons.params import IDENTITY_G, fresh_params
+from gfr_keras.optimizers import UnitAdam
 
 TRAIN_STIMULI = ("Long Square", "Ramp", "Noise 1")
 VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published protocol does
 TEST_STIMULUS = "Noise 2"
 
-class UnitAdam:
-    """Adam (as in PyTorch: eps added to the bias-corrected root) with one step size per unit.
-
-    Each variable's first axis is the unit axis. `active` zeroes the step of units
-    that stopped early or failed, so their parameters stay as they were.
-    """
-
-    def __init__(self, variables, unit_lr, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
-        self.variables = list(variables)
-        self.unit_lr = tf.constant(np.asarray(unit_lr, np.float32))
-        self.active = tf.Variable(tf.ones_like(self.unit_lr), trainable=False)
-        self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
-        self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
-        self.step = tf.Variable(0.0, trainable=False)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-
-    def apply(self, gradients):
-        step = self.step.assign_add(1.0)
-        correction_1 = 1.0 - self.beta_1**step
-        correction_2 = 1.0 - self.beta_2**step
-        scale = self.unit_lr * self.active
-        for variable, gradient, m, v in zip(self.variables, gradients, self.m, self.v):
-            m.assign(self.beta_1 * m + (1.0 - self.beta_1) * gradient)
-            v.assign(self.beta_2 * v + (1.0 - self.beta_2) * tf.square(gradient))
-            unit_scale = tf.reshape(scale, [-1] + [1] * (len(variable.shape) - 1))
-            update = (m / correction_1) / (tf.sqrt(v) / tf.sqrt(correction_2) + self.epsilon)
-            variable.assign_sub(unit_scale * update)
-
 
 def poisson_nll(pred_per_ms, obs_per_ms, bin_size_ms, eps):
     """PyTorch's `PoissonNLLLoss(log_input=False)` on counts: `pred*B - obs*B*log(pred*B + eps)`."""
     pred = pred_per_ms * bin_size_ms
-    return pred - obs_per_ms * bin_size_ms * tf.math.log(pred + eps)
+    return pred - obs_per_ms * bin_size_ms * ops.log(pred + eps)
 
 
 # -- the activation -------------------------------------------------------------
@@ -89,23 +68,15 @@ def initial_activation(current_pa, rate_per_ms, degree, rng):
     return float(x1), coeff, sigma
 
 
-def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
-    """Fit every cell's activation g; `repeats` restarts each, keep the lowest final loss.
-
-    Returns:
-        list (one per cell) of dicts: `g` (spec dict or None), `loss`, `status`.
-    """
-    config = FitConfig.coerce(config)
-    repeats = config.activation_repeats
-    current, rate, mask = activation_pairs(cells, activation_bin_size_ms)
-    n_cells = len(cells)
+def _activation_starts(cells, current, rate, mask, degree, config, activation_bin_size_ms):
+    """Every cell's `repeats` data-derived starts (cell-major) and, per cell, why it cannot be fitted (or None)."""
     g_params, reasons = [], []
-    for unit in range(n_cells):
+    for unit, cell in enumerate(cells):
         real = mask[:, unit] > 0
-        gamma = float(cells[unit]["max_firing_rate_per_ms"])
+        gamma = float(cell["max_firing_rate_per_ms"])
         # Seeded per cell, so a cell starts the same wherever it sits in the population.
-        rng = np.random.default_rng([config.seed, int(cells[unit]["cell_id"])])
-        for _ in range(repeats):
+        rng = np.random.default_rng([config.seed, int(cell["cell_id"])])
+        for _ in range(config.activation_repeats):
             b, coeff, sigma = initial_activation(current[real, unit], rate[real, unit], degree, rng)
             usable = real.any() and sigma > 0 and gamma > 0 and np.all(np.isfinite(coeff))
             g_params.append(
@@ -118,50 +89,56 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
                 }
             )
         reasons.append(None if real.any() and gamma > 0 else "no Long Square pairs or no spikes for the activation")
+    return g_params, reasons
+
+
+def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
+    """Fit every cell's activation g; `repeats` restarts each, keep the lowest final loss.
+
+    Returns:
+        list (one per cell) of dicts: `g` (spec dict or None), `loss`, `status`.
+    """
+    config = FitConfig.coerce(config)
+    repeats = config.activation_repeats
+    current, rate, mask = activation_pairs(cells, activation_bin_size_ms)
+    n_cells = len(cells)
+    g_params, reasons = _activation_starts(cells, current, rate, mask, degree, config, activation_bin_size_ms)
     layer = PolynomialActivation.from_params(g_params)
-    variables = [layer.threshold_pa, layer.poly_coeff]
-    optimizer = UnitAdam(variables, np.full(n_cells * repeats, config.activation_lr))
-    tile = lambda x: np.repeat(x, repeats, axis=1)  # unit order: cell-major, restarts inner
-    current_t, rate_t, mask_t = (tf.constant(tile(x)) for x in (current, rate, mask))
-    eps = config.eps
+    population = Population(layer, UnitAdam(1.0, np.full(n_cells * repeats, config.activation_lr), epsilon=config.eps))
+    tile = lambda x: tensor(np.repeat(x, repeats, axis=1))  # unit order: cell-major, restarts inner
+    batch = [tile(x) for x in (current, rate, mask)]
 
-    @tf.function
-    def train_step():
-        with tf.GradientTape() as tape:
-            pred = layer(current_t)
-            per_pair = tf.where(mask_t > 0, poisson_nll(pred, rate_t, activation_bin_size_ms, eps), 0.0)
-            per_unit = tf.reduce_sum(per_pair, axis=0)
-            objective = tf.reduce_sum(per_unit)  # the SUM keeps the units independent
-        optimizer.apply(tape.gradient(objective, variables))
-        return per_unit
+    def loss(trainable, non_trainable, current_pa, rate_per_ms, real):
+        pred, _ = layer.stateless_call(trainable, non_trainable, current_pa)
+        per_pair = ops.where(real > 0, poisson_nll(pred, rate_per_ms, activation_bin_size_ms, config.eps), 0.0)
+        per_unit = ops.sum(per_pair, axis=0)
+        return ops.sum(per_unit), per_unit  # the SUM keeps the units independent
 
+    step = population.train_step(loss, jit_compile=False)
     for _ in range(config.activation_epochs):
-        losses = train_step()
-    final = np.asarray(losses).reshape(n_cells, repeats)  # loss before the last update, as published
+        losses = step(*batch)
+    population.write_back()
+    final = ops.convert_to_numpy(losses).reshape(n_cells, repeats)  # loss before the last update, as published
     fitted = layer.get_arrays()
-    results = []
-    for unit in range(n_cells):
-        finite = np.where(np.isfinite(final[unit]), final[unit], np.inf)
-        best = int(np.argmin(finite))
-        index = unit * repeats + best
-        if reasons[unit] is not None or not np.isfinite(final[unit, best]):
-            results.append({"g": None, "loss": float("nan"), **failed(reasons[unit] or "activation loss is NaN")})
-            continue
-        d = int(fitted["degree"][index])
-        results.append(
-            {
-                "g": {
-                    "max_current": [float(fitted["max_current_pa"][index])],
-                    "max_firing_rate": [float(fitted["max_firing_rate_per_ms"][index])],
-                    "poly_coeff": [[float(c) for c in fitted["poly_coeff"][index][: d + 1]]],
-                    "b": [float(fitted["threshold_pa"][index])],
-                    "bin_size": activation_bin_size_ms,
-                },
-                "loss": float(final[unit, best]),
-                "status": FitStatus.OK,
-            }
-        )
-    return results
+    return [_best_activation(fitted, final, reasons, unit, repeats, activation_bin_size_ms) for unit in range(n_cells)]
+
+
+def _best_activation(fitted, final, reasons, unit, repeats, activation_bin_size_ms):
+    """The restart of `unit` with the lowest final loss, as a `fit_activations` result."""
+    finite = np.where(np.isfinite(final[unit]), final[unit], np.inf)
+    best = int(np.argmin(finite))
+    index = unit * repeats + best
+    if reasons[unit] is not None or not np.isfinite(final[unit, best]):
+        return {"g": None, "loss": float("nan"), **failed(reasons[unit] or "activation loss is NaN")}
+    d = int(fitted["degree"][index])
+    g = {
+        "max_current": [float(fitted["max_current_pa"][index])],
+        "max_firing_rate": [float(fitted["max_firing_rate_per_ms"][index])],
+        "poly_coeff": [[float(c) for c in fitted["poly_coeff"][index][: d + 1]]],
+        "b": [float(fitted["threshold_pa"][index])],
+        "bin_size": activation_bin_size_ms,
+    }
+    return {"g": g, "loss": float(final[unit, best]), "status": FitStatus.OK}
 
 
 # -- the whole neuron ---------------------------------------------------------------
@@ -181,8 +158,8 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         activations: `fit_activations` results (same order).
         bin_size_ms: model bin size.
         C: L1 penalty on alpha and beta.
-        jit_compile: XLA for the training step; default on up to 300 units
-            (measured faster there on CPU, slower above).
+        jit_compile: XLA for the training step under TensorFlow; default on up to
+            300 units (measured faster there on CPU, slower above). JAX always compiles with XLA.
         stats: optional dict; receives `epoch_seconds`, the wall time of every
             epoch (the first includes tracing and compilation).
 
@@ -192,129 +169,150 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         `train_losses`, `test_losses` (curves), `lr`, `epochs`, `status`.
     """
     config = FitConfig.coerce(config)
-    runs = config.hparams
-    n_cells, n_runs = len(cells), len(runs)
     groups = stimulus_groups(cells, bin_size_ms)
-    results = [None] * n_cells
+    results = triage(activations, groups, bin_size_ms)
+    population = build_population(activations, results, bin_size_ms, config)
+    if jit_compile is None:
+        jit_compile = population.layer.units <= 300  # measured under TensorFlow: XLA wins up to a few hundred units on CPU
+    order = list(TRAIN_STIMULI)
+    np.random.default_rng(config.seed).shuffle(order)
+    n_runs = len(config.hparams)
+    batches = {name: _batch(groups[name], n_runs) for name in (*order, TEST_STIMULUS)}
+    fixed_frozen = np.array([r is not None for r in results] * n_runs)
+    history = train_epochs(population, [batches[name] for name in order], batches[TEST_STIMULUS], fixed_frozen,
+                           bin_size_ms, C, config, jit_compile, stats)
+    population.write_back()
+    return select_runs(population, groups, history, results, config, jit_compile)
+
+
+def triage(activations, groups, bin_size_ms):
+    """Per cell: None (to be fitted) or a `failed(reason)` result (no activation, missing stimuli)."""
+    results = []
     for unit, activation in enumerate(activations):
         missing = [s for s in (*TRAIN_STIMULI, TEST_STIMULUS) if s not in groups or groups[s]["n_sweeps"][unit] == 0]
         if activation["status"] != FitStatus.OK:
-            results[unit] = failed(activation["failure_reason"])
+            results.append(failed(activation["failure_reason"]))
         elif missing:
-            results[unit] = failed(f"no {', '.join(missing)} sweeps at {bin_size_ms} ms")
+            results.append(failed(f"no {', '.join(missing)} sweeps at {bin_size_ms} ms"))
+        else:
+            results.append(None)
+    return results
+
+
+def build_population(activations, results, bin_size_ms, config):
+    """One `GFR` unit per (run, cell), unit index `run * n_cells + cell`, with its `UnitAdam`.
+
+    A cell that triage failed gets the identity activation, so it runs harmlessly (and frozen).
+    """
+    n_cells = len(activations)
     params = [
         fresh_params(activations[u]["g"] if results[u] is None else IDENTITY_G, bin_size_ms)
-        for _ in range(n_runs)
+        for _ in config.hparams
         for u in range(n_cells)
-    ]  # unit index = run * n_cells + cell
+    ]
     layer = GFR.from_params(params, return_sequences=True, freeze_activation=True)
-    variables = [layer.cell.alpha, layer.cell.beta]
-    unit_lr = np.repeat([r.lr for r in runs], n_cells)
-    optimizer = UnitAdam(variables, unit_lr)
-    eps = config.eps
+    layer.build((None, None, layer.units))  # the cell is built; this marks the RNN built for stateless_call
+    unit_lr = np.repeat([r.lr for r in config.hparams], n_cells)
+    return Population(layer, UnitAdam(1.0, unit_lr, epsilon=config.eps))
+
+
+def _batch(group, n_runs):
+    """`(current, rate, mask, n_sweeps, length)` of one stimulus, tiled over the runs; tensors, then numpy lengths."""
     tile = lambda x: np.tile(x, (1,) * (x.ndim - 1) + (n_runs,))
+    per_unit = lambda x: np.maximum(tile(x[None, :])[0], 1).astype(np.float32)
+    return (tensor(tile(group["current_pa"])), tensor(tile(group["rate_per_ms"])), tensor(tile(group["mask"])),
+            tensor(per_unit(group["n_sweeps"]))), per_unit(group["length"])
 
-    def batch(name):
-        group = groups[name]
-        return (
-            tf.constant(tile(group["current_pa"])),
-            tf.constant(tile(group["rate_per_ms"])),
-            tf.constant(tile(group["mask"])),
-            tf.constant(np.maximum(tile(group["n_sweeps"][None, :])[0], 1).astype(np.float32)),
-            tf.constant(np.maximum(tile(group["length"][None, :])[0], 1).astype(np.float32)),
-        )
 
-    def sequence_loss(current, rate, mask, n_sweeps):
-        pred = layer(current)
-        per_bin = tf.where(mask > 0, poisson_nll(pred, rate, bin_size_ms, eps), 0.0)
-        return tf.reduce_sum(per_bin, axis=[0, 1]) / n_sweeps  # [units]: sum over time, mean over sweeps
+def _losses(layer, bin_size_ms, C, eps):
+    """`sequence_loss(trainable, non_trainable, current, rate, mask, n_sweeps) -> [units]` and the training objective."""
 
-    if jit_compile is None:
-        jit_compile = layer.units <= 300  # measured: XLA wins up to a few hundred units on CPU
+    def sequence_loss(trainable, non_trainable, current, rate, mask, n_sweeps):
+        pred, _ = layer.stateless_call(trainable, non_trainable, current)
+        per_bin = ops.where(mask > 0, poisson_nll(pred, rate, bin_size_ms, eps), 0.0)
+        return ops.sum(per_bin, axis=(0, 1)) / n_sweeps  # [units]: sum over time, mean over sweeps
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def train_step(current, rate, mask, n_sweeps):
-        with tf.GradientTape() as tape:
-            per_unit = sequence_loss(current, rate, mask, n_sweeps)
-            penalty = C * (tf.reduce_sum(tf.abs(layer.cell.alpha), 1) + tf.reduce_sum(tf.abs(layer.cell.beta), 1))
-            objective = tf.reduce_sum(per_unit + penalty)
-        optimizer.apply(tape.gradient(objective, variables))
-        return per_unit
+    def objective(trainable, non_trainable, *batch):
+        per_unit = sequence_loss(trainable, non_trainable, *batch)
+        penalty = C * sum(ops.sum(ops.abs(w), axis=1) for w in trainable)  # alpha and beta
+        return ops.sum(per_unit + penalty), per_unit  # the SUM keeps the units independent
 
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-    def eval_loss(current, rate, mask, n_sweeps):
-        return sequence_loss(current, rate, mask, n_sweeps)
+    return sequence_loss, objective
 
-    order = list(TRAIN_STIMULI)
-    np.random.default_rng(config.seed).shuffle(order)
-    train_batches = [batch(name) for name in order]
-    test_batch = batch(TEST_STIMULUS)
-    n_units = layer.units
-    train_curves = [[] for _ in range(n_units)]
-    test_curves = [[] for _ in range(n_units)]
-    active = np.array([results[u % n_cells] is None for u in range(n_units)])
-    nan_loss = np.zeros(n_units, bool)
-    epochs = np.zeros(n_units, int)
-    repeats = config.early_stop_repeats
+
+def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, config, jit_compile, stats=None):
+    """The epoch loop: a step per training batch, the test loss, early stop and NaN per unit.
+
+    Returns:
+        dict: `train`, `test` (per-unit loss curves), `nan` (units whose loss
+        turned NaN), `epochs` (per unit).
+    """
+    sequence_loss, objective = _losses(population.layer, bin_size_ms, C, config.eps)
+    step = population.train_step(objective, jit_compile)
+    evaluate = population.function(sequence_loss, jit_compile)
+    n_units, n_cells = len(frozen), len(frozen) // len(config.hparams)
+    train_curves, test_curves = [[] for _ in range(n_units)], [[] for _ in range(n_units)]
+    active, nan_loss, epochs = ~frozen, np.zeros(n_units, bool), np.zeros(n_units, int)
     epoch_seconds = []
-    for epoch in range(max(r.epochs for r in runs)):
-        epoch_started = time.perf_counter()
-        for run, r in enumerate(runs):
+    for epoch in range(config.max_epochs):
+        started = time.perf_counter()
+        for run, r in enumerate(config.hparams):
             if epoch >= r.epochs:
                 active[run * n_cells : (run + 1) * n_cells] = False
         if not active.any():
             break
-        optimizer.active.assign(active.astype(np.float32))
+        population.set_active(active)
         epoch_loss = np.zeros(n_units)
-        for current, rate, mask, n_sweeps, length in train_batches:
-            epoch_loss += np.asarray(train_step(current, rate, mask, n_sweeps)) / np.asarray(length)
+        for tensors, length in train_batches:
+            per_unit = step(*tensors)
+            epoch_loss += ops.convert_to_numpy(per_unit) / length
         epoch_loss /= len(train_batches)
-        current, rate, mask, n_sweeps, length = test_batch
-        test_loss = np.asarray(eval_loss(current, rate, mask, n_sweeps)) / np.asarray(length)
+        tensors, length = test_batch
+        test_loss = ops.convert_to_numpy(evaluate(*tensors)) / length
         for unit in np.flatnonzero(active):
             train_curves[unit].append(float(epoch_loss[unit]))
             test_curves[unit].append(float(test_loss[unit]))
             epochs[unit] += 1
             if not np.isfinite(epoch_loss[unit]):
-                nan_loss[unit] = True
-                active[unit] = False
-            elif len(train_curves[unit]) >= repeats and len(set(train_curves[unit][-repeats:])) == 1:
+                nan_loss[unit], active[unit] = True, False
+            elif len(train_curves[unit]) >= config.early_stop_repeats and len(set(train_curves[unit][-config.early_stop_repeats :])) == 1:
                 active[unit] = False  # early stop: the loss no longer changes
-        epoch_seconds.append(time.perf_counter() - epoch_started)
+        epoch_seconds.append(time.perf_counter() - started)
     if stats is not None:
         stats["epoch_seconds"] = epoch_seconds
+    return {"train": train_curves, "test": test_curves, "nan": nan_loss, "epochs": epochs}
 
+
+def select_runs(population, groups, history, results, config, jit_compile):
+    """Per cell, the run with the best validation EVR (Noise 1), its test EVR (Noise 2) and curves."""
+    runs, n_cells = config.hparams, len(results)
+    layer = population.layer
     fitted = layer.get_params()
-    val = groups[VALIDATION_STIMULUS]
-    test = groups[TEST_STIMULUS]
-    # Inside a tf.function: a cell's NaN input only makes its own prediction NaN.
-    predict = tf.function(lambda current: layer(current)[0], jit_compile=jit_compile, reduce_retracing=True)
-    val_pred = _predict(predict, val, n_runs)
-    test_pred = _predict(predict, test, n_runs)
+    val, test = groups[VALIDATION_STIMULUS], groups[TEST_STIMULUS]
+    # Compiled, so a cell's NaN input only makes its own prediction NaN.
+    predict = population.function(lambda trainable, non_trainable, current: layer.stateless_call(trainable, non_trainable, current)[0][0], jit_compile)
+    val_pred, test_pred = _predict(predict, val, len(runs)), _predict(predict, test, len(runs))
+    results = list(results)
     for cell in range(n_cells):
         if results[cell] is not None:
             continue
-        candidates = []
-        for run in range(n_runs):
-            unit = run * n_cells + cell
-            if nan_loss[unit]:
-                continue
-            evr = _evr(val, val_pred, cell, unit)
-            candidates.append((evr if np.isfinite(evr) else -np.inf, run, unit))
-        if not candidates:
+        units = [run * n_cells + cell for run in range(len(runs)) if not history["nan"][run * n_cells + cell]]
+        if not units:
             results[cell] = failed("the training loss turned NaN in every run")
             continue
-        _, run, unit = max(candidates, key=lambda c: c[0])
+        scores = [_evr(val, val_pred, cell, unit) for unit in units]
+        best = max(range(len(units)), key=lambda i: scores[i] if np.isfinite(scores[i]) else -np.inf)
+        unit = units[best]
         results[cell] = {
             "params": fitted[unit],
-            "val_evr": _evr(val, val_pred, cell, unit),
+            "val_evr": scores[best],
             "test_evr": _evr(test, test_pred, cell, unit),
-            "train_loss": train_curves[unit][-1],
-            "test_loss": test_curves[unit][-1],
-            "train_losses": train_curves[unit],
-            "test_losses": test_curves[unit],
-            "lr": runs[run].lr,
-            "epochs": int(epochs[unit]),
+            "train_loss": history["train"][unit][-1],
+            "test_loss": history["test"][unit][-1],
+            "train_losses": history["train"][unit],
+            "test_losses": history["test"][unit],
+            "lr": runs[unit // n_cells].lr,
+            "epochs": int(history["epochs"][unit]),
             "status": FitStatus.OK,
             "failure_reason": None,
         }
@@ -324,7 +322,7 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
 def _predict(predict, group, n_runs):
     """Rates for the first repeat's current of every unit: `[time, units]`."""
     first = np.tile(group["current_pa"][:1], (1, 1, n_runs))
-    return np.asarray(predict(tf.constant(first)))
+    return ops.convert_to_numpy(predict(tensor(first)))
 
 
 def _evr(group, prediction, cell, unit):
