@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import gfr_keras as gk
-from gfr_keras.fitting.trainer import fit_cells, initial_activation
+from gfr_keras.fitting.activation import initial_activation
+from gfr_keras.fitting.trainer import fit_cells
 from gfr_keras.ephys.processed import read_processed_cell
 
 QUICK = {

@@ -6,7 +6,8 @@ Layering: imports `gfr_keras.neurons` (to validate parameters and build models)
 and the base modules; never `ephys`, `fitting`, `network` or `serving`.
 """
 
-from gfr_keras.dataset.build import build_records, format_table, read_fits
+from gfr_keras.dataset.build import build_records, format_table
+from gfr_keras.dataset.fits import FitStatus, read_fits
 from gfr_keras.dataset.filters import MAX_TRAIN_LOSS, MIN_VAL_EVR, passes_filters
 from gfr_keras.dataset.frames import load_dataset
 from gfr_keras.dataset.lookup import GFRModel, load_gfr_model, lookup_records, population_from_records

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from gfr_keras.dataset.fits import is_ok, read_fits  # noqa: F401  (read_fits: part of this step's API)
+from gfr_keras.dataset.fits import is_ok
 from gfr_keras.dataset.filters import passes_filters
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 

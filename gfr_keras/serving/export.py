@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import tempfile
 
-import numpy as np
 
 from gfr_keras.io_utils import atomic_path, to_json
 
