@@ -19,11 +19,17 @@ class ScaledAdam(keras.optimizers.Adam):
         learning_rate: as for Adam.
         multipliers: `{variable name: factor}`; a variable matches when its name
             (the last part of its path, e.g. `beta`) equals the key.
-        **kwargs: any other `Adam` argument (`global_clipnorm`, `beta_1`, ...).
+        epsilon_placement: `"keras"` (Keras: `epsilon` added to `sqrt(v)` before
+            the bias correction) or `"pytorch"` (`torch.optim.Adam`: added to
+            `sqrt(v_hat)` after it, i.e. Keras' form with `epsilon * sqrt(1 - beta_2^t)`).
+        **kwargs: any other `Adam` argument (`global_clipnorm`, `beta_1`, `epsilon`, ...).
     """
 
-    def __init__(self, learning_rate=0.001, multipliers=None, **kwargs):
+    def __init__(self, learning_rate=0.001, multipliers=None, epsilon_placement="keras", **kwargs):
         super().__init__(learning_rate=learning_rate, **kwargs)
+        if epsilon_placement not in ("keras", "pytorch"):
+            raise ValueError(f"epsilon_placement: expected 'keras' or 'pytorch', got {epsilon_placement!r}")
+        self.epsilon_placement = epsilon_placement
         self.multipliers = {str(name): float(factor) for name, factor in (multipliers or {}).items()}
         self._factors = None
 
@@ -37,7 +43,16 @@ class ScaledAdam(keras.optimizers.Adam):
         factor = self._factors[self._get_variable_index(variable)]
         if factor != 1.0:
             learning_rate = learning_rate * factor
-        return super().update_step(gradient, variable, learning_rate)
+        if self.epsilon_placement == "keras":
+            return super().update_step(gradient, variable, learning_rate)
+        epsilon = self.epsilon
+        step = keras.ops.cast(self.iterations + 1, variable.dtype)
+        # Read by Adam.update_step while it is traced: the per-step epsilon of PyTorch's placement.
+        self.epsilon = epsilon * keras.ops.sqrt(1 - keras.ops.power(keras.ops.cast(self.beta_2, variable.dtype), step))
+        try:
+            return super().update_step(gradient, variable, learning_rate)
+        finally:
+            self.epsilon = epsilon
 
     def get_config(self):
-        return {**super().get_config(), "multipliers": dict(self.multipliers)}
+        return {**super().get_config(), "multipliers": dict(self.multipliers), "epsilon_placement": self.epsilon_placement}
