@@ -76,6 +76,10 @@ def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnis
     Signature `serving_default`: `images` float32 `[batch, 28, 28]` in [0, 1] ->
     `probabilities` float32 `[batch, 10]`, `classes` int64 `[batch]`.
 
+    When `source` is a `gfr train-network` run folder, its `result.json`'s
+    accuracies (test, best validation, data, epochs) go into the manifest
+    under `"training"`.
+
     Returns:
         the version folder written.
     """
@@ -95,8 +99,21 @@ def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnis
 
     archive.add_endpoint("serving_default", serve, input_signature=[spec])
     signatures = {"serving_default": {"inputs": {"images": spec}, "outputs": {"probabilities": "float32 [batch, 10]", "classes": "int64 [batch]"}}}
-    manifest = {"kind": "lmnist", "source": source, "signatures": _describe(signatures)}
+    manifest = {"kind": "lmnist", "source": source, "signatures": _describe(signatures), "training": _run_result(source)}
     return _write(archive, base_dir, model_name, manifest)
+
+
+_RESULT_FIELDS = ("model", "neurons", "freeze_neurons", "protocol", "data", "epochs", "test_accuracy", "best_val_accuracy", "train_accuracy")
+
+
+def _run_result(source):
+    """The accuracies of the run folder `source` (its result.json), or None."""
+    path = os.path.join(source, "result.json") if source and os.path.isdir(source) else None
+    if not path or not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        result = json.load(handle)
+    return {key: result.get(key) for key in _RESULT_FIELDS}
 
 
 def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_name="gfr_neurons"):
