@@ -2,9 +2,14 @@
 
 Per step, with `x_t` one image row and `r` the neurons' rates::
 
-    u_t = in_scale * (W_in x_t + b_in) + rec_scale * (W_rec r_{t-1} + b_rec)
-    r_t = GFR population(u_t)
-    logits_t = W_out r_t + b_out
+    u_t = offset + in_scale * (W_in x_t + b_in) + rec_scale * (W_rec r_{t-1} + b_rec)   (pA)
+    r_t = GFR population(u_t)                                                        (1/ms)
+    logits_t = W_out (readout_factor * r_t) + b_out
+
+Biological neurons get the neuron scaling by default (`neuron_scaling`: each
+neuron starts at rest at its own threshold, projections in its own pA, rates
+read as fractions of its own gamma); `scaling="reference"` / `protocol="reference"`
+keep the published one.
 
 After the 28 rows the network runs 5 zero-input steps: prediction is their mean
 softmax; training uses all 5 (`compile_network(readout_loss="all")`, the
@@ -384,7 +389,7 @@ def neuron_scaling(arrays, input_size, options=None):
     return cell_args, factors
 
 
-def biological_neurons(records, input_size, scaling="reference", steps=None, options=None):
+def biological_neurons(records, input_size, scaling="reference", options=None):
     """`GFRNetworkCell` arguments for neurons taken from dataset records (spec section 8).
 
     `scaling="reference"`: the published scaling (`max_current / input_size` on
@@ -475,7 +480,7 @@ def build_gfr_network(
         if dataset is None:
             raise ValueError("neurons='biological' needs a dataset (path, records or load_dataset dict)")
         records = sample_records(dataset, n_nodes, configuration, seed, replace=sample_with_replacement)
-        cell_args = biological_neurons(records, row_size, scaling, rows + READOUT_STEPS, scaling_options)
+        cell_args = biological_neurons(records, row_size, scaling, scaling_options)
         factors = cell_args.pop("_readout_factors")
     else:
         raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
