@@ -206,3 +206,16 @@ def test_beta_learns_at_a_scaled_rate():
     assert alpha_step == pytest.approx(1e-2, rel=1e-2)
     config = model.optimizer.get_config()
     assert ScaledAdam.from_config(config).multipliers == {"beta": 1e-3}
+
+
+def test_scaled_adam_places_epsilon_as_pytorch():
+    """`epsilon_placement="pytorch"`: w -= lr m_hat / (sqrt(v_hat) + eps), as torch.optim.Adam."""
+    variable = keras.Variable(np.array([1.0, -2.0], "float32"), name="w")
+    optimizer = ScaledAdam(0.1, epsilon=1e-3, epsilon_placement="pytorch")
+    gradient = np.array([1e-3, 0.5], "float32")
+    w, m, v = variable.numpy().astype(float), np.zeros(2), np.zeros(2)
+    for t in range(1, 4):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(gradient), variable)])
+        m, v = 0.9 * m + 0.1 * gradient, 0.999 * v + 0.001 * gradient**2
+        w = w - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-3)
+    np.testing.assert_allclose(variable.numpy(), w, rtol=1e-5)
