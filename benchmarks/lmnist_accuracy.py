@@ -20,17 +20,30 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # The shipped dataset has 25 cells at (20,20): 256 biological neurons reuse each about 10 times.
 BIOLOGICAL = ["--neurons", "biological", "--sample-with-replacement"]
+BIO_FROZEN = [*BIOLOGICAL, "--freeze-neurons"]
+REFERENCE = ["--protocol", "reference"]
 MODELS = {
-    "gfr_default": [],
-    "gfr_default_frozen_neurons": ["--freeze-neurons"],
-    # The reference's training: plain Adam on every weight, loss on the first zero-input step.
-    "gfr_default_reference_training": ["--readout-loss", "first", "--beta-lr-scale", "1"],
-    "gfr_biological_frozen": [*BIOLOGICAL, "--freeze-neurons"],
+    "gfr_biological_frozen": BIO_FROZEN,
     "gfr_biological_trained": BIOLOGICAL,
+    "gfr_default": [],
+    # The published code's scaling, initialisation and training (plain Adam, first-step loss).
+    "gfr_biological_frozen_reference": [*BIO_FROZEN, *REFERENCE],
+    "gfr_biological_trained_reference": [*BIOLOGICAL, *REFERENCE],
+    "gfr_default_reference": REFERENCE,
     "simple_rnn": ["--baseline", "simple_rnn"],
     "gru": ["--baseline", "gru"],
     "lstm": ["--baseline", "lstm"],
 }
+# The ablation: biological frozen with one option of the neuron scaling switched off at a time.
+ABLATION = {
+    "ablation_no_centre_drive": [*BIO_FROZEN, "--scaling-option", "centre_drive=false"],
+    "ablation_no_rest_state": [*BIO_FROZEN, "--scaling-option", "rest_state=false"],
+    "ablation_width_sigma": [*BIO_FROZEN, "--scaling-option", "drive_width=sigma"],
+    "ablation_recurrent_per_ms": [*BIO_FROZEN, "--scaling-option", "recurrent_rates=per_ms"],
+    "ablation_readout_per_ms": [*BIO_FROZEN, "--scaling-option", "readout_rates=per_ms"],
+    "ablation_readout_hz": [*BIO_FROZEN, "--scaling-option", "readout_rates=hz"],
+}
+ALL = {**MODELS, **ABLATION}
 
 
 def main():
@@ -39,7 +52,7 @@ def main():
     parser.add_argument("--n-nodes", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help=f"any of {', '.join(ALL)} (default: the side-by-side set)")
     parser.add_argument("--out", default="runs/lmnist")
     args = parser.parse_args()
 
@@ -48,7 +61,7 @@ def main():
         nodes = args.n_nodes
         out = os.path.join(args.out, name)
         argv = ["train-network", "--epochs", str(args.epochs), "--n-nodes", str(nodes), "--batch-size", str(args.batch_size),
-                "--lr", str(args.lr), "--out", out, *MODELS[name]]
+                "--lr", str(args.lr), "--out", out, *ALL[name]]
         print(f"== {name}: gfr {' '.join(argv)}", flush=True)
         # The command itself, in its own process, as a user runs it.
         if subprocess.run(["gfr", *argv]).returncode != 0:
@@ -59,12 +72,17 @@ def main():
             results[name]["curve"] = [float(row["val_probabilities_accuracy"]) for row in csv.DictReader(handle)]
     figures(results, args.out)
     print(f"\n{results[args.models[0]]['data']}; {args.epochs} epochs, batch {args.batch_size}, Adam {args.lr}\n")
-    print("| model | hidden units | trainable params | train acc | test acc | test acc, first step only | samples/s |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | hidden units | trainable params | train acc | best val acc | test acc | test acc, first step only "
+          "| active at readout, start → end | samples/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
+        d = r.get("diagnostics")
+        active = "—" if not d else (
+            f"{sum(d['initial']['active_fraction_readout']) / 5:.2f} → {sum(d['final']['active_fraction_readout']) / 5:.2f}"
+        )
         print(
-            f"| {name} | {r['n_nodes']} | {r['trainable_parameters']} | {r['train_accuracy']:.4f} | {r['test_accuracy']:.4f} "
-            f"| {r['test_accuracy_first_step']:.4f} | {r['train_samples_per_s']:.0f} |"
+            f"| {name} | {r['n_nodes']} | {r['trainable_parameters']} | {r['train_accuracy']:.4f} | {r['best_val_accuracy']:.4f} "
+            f"| {r['test_accuracy']:.4f} | {r['test_accuracy_first_step']:.4f} | {active} | {r['train_samples_per_s']:.0f} |"
         )
 
 

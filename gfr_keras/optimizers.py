@@ -137,15 +137,23 @@ class ScaledAdam(UnitAdam):
         learning_rate: as for Adam.
         multipliers: `{variable name: factor}`; a variable matches when its name
             (the last part of its path, e.g. `beta`) equals the key.
-        **kwargs: any other `Adam` argument (`global_clipnorm`, `beta_1`, ...).
+        epsilon_placement: `"keras"` (Keras: `epsilon` added to `sqrt(v)` before
+            the bias correction) or `"pytorch"` (`torch.optim.Adam`: added to
+            `sqrt(v_hat)` after it, i.e. Keras' form with `epsilon * sqrt(1 - beta_2^t)`).
+        **kwargs: any other `Adam` argument (`global_clipnorm`, `beta_1`, `epsilon`, ...).
     """
 
-    def __init__(self, learning_rate=0.001, multipliers=None, **kwargs):
+    def __init__(self, learning_rate=0.001, multipliers=None, epsilon_placement="keras", **kwargs):
+        if epsilon_placement not in ("keras", "pytorch"):
+            raise ValueError(f"epsilon_placement: expected 'keras' or 'pytorch', got {epsilon_placement!r}")
         kwargs.pop("unit_learning_rates", None)
         kwargs.pop("torch_epsilon", None)
-        super().__init__(learning_rate=learning_rate, multipliers=multipliers, torch_epsilon=False, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate, multipliers=multipliers, torch_epsilon=epsilon_placement == "pytorch", **kwargs
+        )
+        self.epsilon_placement = epsilon_placement
 
     def get_config(self):
         config = super().get_config()
         del config["unit_learning_rates"], config["torch_epsilon"]
-        return config
+        return {**config, "epsilon_placement": self.epsilon_placement}

@@ -190,4 +190,4 @@ def test_gfr_export_command_in_a_fresh_process(exports, tmp_path):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     manifest = json.loads((tmp_path / "sm" / "lmnist" / "1" / "manifest.json").read_text())
     assert manifest["source"] == str(run_dir) and "serving_default" in manifest["signatures"]
-    assert manifest["test_accuracy"] == 0.8125  # the run's accuracy travels with the model
+    assert manifest["training"]["test_accuracy"] == 0.8125  # the run's accuracy travels with the model

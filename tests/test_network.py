@@ -94,7 +94,7 @@ def test_default_neurons_follow_the_spec():
 
 def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
     records = sample_records(gk.SHIPPED_DATASET_PATH, 6, seed=3)
-    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3, scaling="reference")
     cell = model.get_layer("gfr_rnn").cell
     got = cell.neurons.get_params()
     for mine, record in zip(got, records):
@@ -104,6 +104,30 @@ def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
     assert cell.recurrent_scale == pytest.approx(1 / 6)
     with pytest.raises(ValueError, match=r"dataset: 25 cells at configuration \(20, 20\), fewer than the 300 neurons"):
         build_gfr_network(300, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH)
+
+
+def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_path):
+    """At zero input and rest, mean(h) = b for every fitted neuron; the options travel in the config."""
+    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    cell = model.get_layer("gfr_rnn").cell
+    assert cell.rest_state and cell.recurrent_rates == "normalized"
+    f0, h0 = cell.get_initial_state(2)
+    mean_h = np.asarray(h0).reshape(2, 6, -1).mean(-1)
+    threshold = np.asarray(cell.neurons.activation.threshold_pa)
+    np.testing.assert_allclose(mean_h[0], threshold, rtol=1e-4)
+    # The readout reads rates as fractions of each neuron's gamma.
+    gamma = np.asarray(cell.neurons.activation.max_firing_rate_per_ms)
+    np.testing.assert_allclose(model.get_layer("readout_rates").factors, 1 / gamma, rtol=1e-5)
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28)).astype("float32")
+    path = tmp_path / "bio.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    np.testing.assert_allclose(again(x)["probabilities"], model(x)["probabilities"], rtol=1e-5, atol=1e-6)
+    off = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3,
+                            scaling_options={"centre_drive": False, "rest_state": False, "readout_rates": "hz"})
+    assert off.get_layer("gfr_rnn").cell.drive_offset == 0.0 and off.get_layer("readout_rates").factors == 1000.0
+    with pytest.raises(ValueError, match="unknown"):
+        build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, scaling_options={"bogus": 1})
 
 
 def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
@@ -182,3 +206,16 @@ def test_beta_learns_at_a_scaled_rate():
     assert alpha_step == pytest.approx(1e-2, rel=1e-2)
     config = model.optimizer.get_config()
     assert ScaledAdam.from_config(config).multipliers == {"beta": 1e-3}
+
+
+def test_scaled_adam_places_epsilon_as_pytorch():
+    """`epsilon_placement="pytorch"`: w -= lr m_hat / (sqrt(v_hat) + eps), as torch.optim.Adam."""
+    variable = keras.Variable(np.array([1.0, -2.0], "float32"), name="w")
+    optimizer = ScaledAdam(0.1, epsilon=1e-3, epsilon_placement="pytorch")
+    gradient = np.array([1e-3, 0.5], "float32")
+    w, m, v = variable.numpy().astype(float), np.zeros(2), np.zeros(2)
+    for t in range(1, 4):
+        optimizer.apply_gradients([(keras.ops.convert_to_tensor(gradient), variable)])
+        m, v = 0.9 * m + 0.1 * gradient, 0.999 * v + 0.001 * gradient**2
+        w = w - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-3)
+    np.testing.assert_allclose(variable.numpy(), w, rtol=1e-5)

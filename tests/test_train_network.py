@@ -37,6 +37,11 @@ def test_trains_checkpoints_and_reports(tmp_path):
     assert result["readout_loss"] == "all" and result["beta_lr_scale"] == 1e-3
     assert len(_rows(out / "history.csv")) == 2
     assert any((out / "logs").rglob("events.out.tfevents.*"))
+    assert any((out / "logs" / "diagnostics").rglob("events.out.tfevents.*"))
+    assert result["validation_images"] == 26 and result["protocol"] == "project"  # 10 % of 256, held out
+    diagnostics = result["diagnostics"]
+    assert set(diagnostics) == {"initial", "final"} and len(diagnostics["final"]["active_fraction_readout"]) == 5
+    assert set(diagnostics["final"]["rate_hz_readout_percentiles"]) == {"50", "90", "99"}
     best = keras.saving.load_model(out / "best.keras")
     x_test = offline_mnist()["test"][0][:8]
     assert best.predict(x_test, verbose=0)["probabilities"].shape == (8, 10)
@@ -48,6 +53,27 @@ def test_baseline_uses_the_same_pipeline(tmp_path):
     assert main(["train-network", "--baseline", "lstm", "--epochs", "1", *SMALL, "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["model"] == "lstm" and result["baseline"] == "lstm"
+
+
+def test_small_biological_network_learns(tmp_path):
+    """64 fitted neurons, frozen, 3 short seeded epochs: far above chance (0.1) with the neuron scaling."""
+    out = tmp_path / "bio"
+    argv = ["train-network", "--epochs", "3", "--n-nodes", "64", "--limit", "4000", "--batch-size", "32", "--lr", "5e-3",
+            "--neurons", "biological", "--sample-with-replacement", "--freeze-neurons", "--seed", "0", "--out", str(out)]
+    assert main(argv) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["scaling"] == "neuron" and result["test_accuracy"] >= 0.5, result["test_accuracy"]
+    assert sum(result["diagnostics"]["initial"]["active_fraction_readout"]) / 5 > 0.3  # not silent at the start
+
+
+def test_reference_protocol_runs(tmp_path):
+    out = tmp_path / "reference"
+    assert main(["train-network", "--epochs", "1", *SMALL, "--neurons", "biological", "--protocol", "reference",
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["protocol"] == "reference"
+    model = keras.saving.load_model(out / "best.keras")
+    assert model.optimizer.epsilon_placement == "pytorch" and model.optimizer.multipliers == {"beta": 1.0}
 
 
 def _train(out, epochs, extra=(), env_extra=None):

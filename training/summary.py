@@ -41,7 +41,11 @@ def _saved_models(base):
     rows = []
     for manifest_path in sorted(glob.glob(os.path.join(base, "*", "*", "manifest.json"))):
         manifest = read_json(manifest_path)
-        detail = f"test accuracy {manifest['test_accuracy']:.3f}" if "test_accuracy" in manifest else f"{len(manifest.get('cell_ids', []))} neurons"
+        training = manifest.get("training") or {}
+        if training.get("test_accuracy") is not None:
+            detail = f"test accuracy {training['test_accuracy']:.3f}"
+        else:
+            detail = f"{len(manifest.get('cell_ids', []))} neurons"
         rows.append(f"  {os.path.dirname(manifest_path):<28} {manifest['kind']}: {detail}")
     return rows
 

@@ -46,6 +46,26 @@ def add_arguments(parser):
         default=1e-3,
         help="factor on the learning rate of the neurons' beta, which acts as 1000*beta; 1 = plain Adam as the reference (default: %(default)s)",
     )
+    parser.add_argument(
+        "--protocol",
+        choices=("project", "reference"),
+        default="project",
+        help="reference: the published code's scaling, PyTorch initialisation and training (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scaling",
+        choices=("neuron", "reference"),
+        default="neuron",
+        help="biological neurons: drive near each neuron's own threshold, in its own units, or the published scaling "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scaling-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one option of the neuron scaling (gfr_keras.network.model.SCALING_OPTIONS), e.g. centre_drive=false",
+    )
     parser.add_argument("--data-dir", help="a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST)")
     parser.add_argument("--tfds", action="store_true", help="full MNIST through tensorflow-datasets (downloads once)")
     parser.add_argument("--baseline", choices=BASELINES, help="train this Keras layer instead, same pipeline")
@@ -63,6 +83,11 @@ def _check(args):
             raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
     if not args.beta_lr_scale > 0:
         raise ValueError(f"--beta-lr-scale: expected a positive number, got {args.beta_lr_scale}")
+    options = {}
+    for item in args.scaling_option:
+        key, _, value = item.partition("=")
+        options[key] = {"true": True, "false": False}.get(value.lower(), value)
+    args.scaling_options = options
     try:
         return parse_configuration(args.configuration)
     except ValueError as error:
@@ -88,6 +113,9 @@ def run(args):
         "beta_lr_scale": None if args.baseline else args.beta_lr_scale,
         "sample_with_replacement": args.sample_with_replacement,
         "lr": args.lr,
+        "protocol": args.protocol,
+        "scaling": None if args.baseline or args.neurons != "biological" else args.scaling,
+        "scaling_options": args.scaling_options or None,
     }
     with strategy.scope():
         model = build_model(
@@ -104,6 +132,9 @@ def run(args):
             beta_learning_rate_scale=args.beta_lr_scale,
             jit_compile="auto" if args.distribute else {"on": True, "off": False, "auto": "auto"}[args.jit_compile],
             seed=args.seed,
+            protocol=args.protocol,
+            scaling=args.scaling,
+            scaling_options=args.scaling_options,
         )
     result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
     print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))

@@ -1,7 +1,9 @@
 """Training an L-MNIST network (or a baseline) with `model.fit`: callbacks, accuracies, `result.json`.
 
-A run folder holds TensorBoard logs (`logs/`), the best model by validation
-accuracy (`best.keras`), BackupAndRestore state (`backup/`: a killed run resumes
+A run folder holds TensorBoard logs (`logs/`: losses, and the rate
+diagnostics of `RateDiagnostics`), the best model by accuracy on a validation
+split carved from the training data (`best.keras`; the test split is predicted
+once, at the end, by that model), BackupAndRestore state (`backup/`: a killed run resumes
 at the epoch it was in), the history (`history.csv`) and `result.json`.
 """
 
@@ -12,6 +14,7 @@ import keras
 import numpy as np
 
 from gfr_keras.io_utils import write_json_atomic
+from gfr_keras.units import HZ_PER_PER_MS
 from gfr_keras.network.baselines import build_baseline
 from gfr_keras.network.mnist import make_dataset
 from gfr_keras.network.model import build_gfr_network, compile_network, network_targets
@@ -31,8 +34,15 @@ def build_model(
     beta_learning_rate_scale=1e-3,
     jit_compile=True,
     seed=0,
+    protocol="project",
+    scaling="neuron",
+    scaling_options=None,
 ):
-    """A compiled L-MNIST model: a GFR network (see `build_gfr_network`) or a Keras `baseline`."""
+    """A compiled L-MNIST model: a GFR network (see `build_gfr_network`) or a Keras `baseline`.
+
+    `protocol="reference"`: the published code's scaling, initialisation and
+    training (see `build_gfr_network` and `compile_network`).
+    """
     from gfr_keras.dataset.records import SHIPPED_DATASET_PATH
 
     if baseline:
@@ -47,15 +57,76 @@ def build_model(
             freeze_neurons=freeze_neurons,
             freeze_activations=freeze_activations,
             sample_with_replacement=sample_with_replacement,
+            protocol=protocol,
+            scaling=scaling,
+            scaling_options=scaling_options,
         )
     return compile_network(
         model, learning_rate, readout_loss=readout_loss, beta_learning_rate_scale=beta_learning_rate_scale,
-        jit_compile=jit_compile,
+        jit_compile=jit_compile, protocol=protocol,
     )
 
 
-def _callbacks(run_dir):
-    return [
+class RateDiagnostics(keras.callbacks.Callback):
+    """The neurons' activity on a fixed batch, before training and after every epoch.
+
+    TensorBoard (`logs/diagnostics`): `active_fraction/step_NN` (fraction of
+    image-neuron pairs with a rate > 0 at each readout step), `active_fraction/input_steps`
+    (mean over the 28 rows), `saturated_fraction/readout` (rate > 95 % of the
+    neuron's gamma) and histograms `rates_hz/readout` and `rates_hz/input_steps`
+    (Hz). `summary` holds the same numbers for `result.json` (a silent network
+    reads `active_fraction_readout` ~0).
+    """
+
+    def __init__(self, images, log_dir=None, layer="gfr_rnn", readout_first=28):
+        super().__init__()
+        self.images, self.log_dir, self.layer, self.first = images, log_dir, layer, readout_first
+        self.summary = {}
+
+    def measure(self):
+        network = self.model
+        rnn = network.get_layer(self.layer)
+        rates = np.asarray(keras.Model(network.input, rnn.output).predict(self.images, batch_size=256, verbose=0))
+        gamma = np.asarray(rnn.cell.neurons.activation.max_firing_rate_per_ms)
+        readout = rates[:, self.first :]
+        active = (readout > 0).mean(axis=(0, 2))
+        return {
+            "active_fraction_readout": [round(float(a), 4) for a in active],
+            "active_fraction_input_steps": round(float((rates[:, : self.first] > 0).mean()), 4),
+            "saturated_fraction_readout": round(float((readout > 0.95 * gamma).mean()), 4),
+            "rate_hz_readout_percentiles": {
+                str(q): round(float(v), 3) for q, v in zip((50, 90, 99), np.percentile(readout * HZ_PER_PER_MS, [50, 90, 99]))
+            },
+            "_rates_hz": rates * HZ_PER_PER_MS,
+        }
+
+    def _log(self, epoch):
+        numbers = self.measure()
+        rates_hz = numbers.pop("_rates_hz")
+        if self.log_dir:
+            import tensorflow as tf
+
+            writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "diagnostics"))
+            with writer.as_default(step=epoch):
+                for step, fraction in enumerate(numbers["active_fraction_readout"]):
+                    tf.summary.scalar(f"active_fraction/step_{self.first + step:02d}", fraction)
+                tf.summary.scalar("active_fraction/input_steps", numbers["active_fraction_input_steps"])
+                tf.summary.scalar("saturated_fraction/readout", numbers["saturated_fraction_readout"])
+                tf.summary.histogram("rates_hz/readout", rates_hz[:, self.first :].ravel())
+                tf.summary.histogram("rates_hz/input_steps", rates_hz[:, : self.first].ravel())
+            writer.close()
+        return numbers
+
+    def on_train_begin(self, logs=None):
+        if "initial" not in self.summary:
+            self.summary["initial"] = self._log(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.summary["final"] = self._log(epoch + 1)
+
+
+def _callbacks(run_dir, diagnostics):
+    return [*diagnostics,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, "best.keras"), monitor="val_probabilities_accuracy", mode="max", save_best_only=True
@@ -70,7 +141,17 @@ def _accuracies(model, images, labels, outputs):
     return [float(np.mean(np.argmax(predicted[output], axis=1) == labels)) for output in outputs]
 
 
-def train_lmnist(model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None):
+def validation_split(x, y, fraction=0.1, seed=0):
+    """`(train, validation)`: a seeded random `fraction` of the training data held out for model selection."""
+    order = np.random.default_rng(seed + 1).permutation(len(y))
+    held = max(1, int(round(len(y) * fraction)))
+    train, valid = np.sort(order[held:]), np.sort(order[:held])
+    return (x[train], y[train]), (x[valid], y[valid])
+
+
+def train_lmnist(
+    model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1
+):
     """Fit `model` on `data` (see `load_mnist`), write the run folder; return `result.json`'s dict.
 
     Args:
@@ -79,18 +160,29 @@ def train_lmnist(model, data, run_dir, epochs=10, batch_size=64, seed=0, strateg
         run_dir: the run folder (created).
         strategy: the `tf.distribute` strategy the model was built under, if any.
         settings: extra fields recorded in `result.json` (the options the model was built with).
+        validation_fraction: share of the training data held out (seeded) to
+            choose `best.keras`; the test split is predicted once, at the end,
+            with the restored best model.
     """
-    (x_train, y_train), (x_test, y_test) = data["train"], data["test"]
+    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, seed)
+    x_test, y_test = data["test"]
     targets = lambda x, y: (x, network_targets(y, model))
     train = make_dataset(x_train, y_train, batch_size, seed=seed).map(targets)
-    test = make_dataset(x_test, y_test, max(batch_size, 256), shuffle=False).map(targets)
+    valid = make_dataset(x_valid, y_valid, max(batch_size, 256), shuffle=False).map(targets)
+    gfr = any(layer.name == "gfr_rnn" for layer in model.layers)
+    diagnostics = [RateDiagnostics(x_valid[:256], os.path.join(run_dir, "logs"))] if gfr else []
     os.makedirs(run_dir, exist_ok=True)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {replicas}")
     started = time.perf_counter()
     # The tf.data pipeline shuffles every epoch itself.
-    history = model.fit(train, validation_data=test, epochs=epochs, callbacks=_callbacks(run_dir), verbose=2, shuffle=False)
+    history = model.fit(
+        train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
+    )
     wall_s = time.perf_counter() - started
+    best_path = os.path.join(run_dir, "best.keras")
+    if os.path.exists(best_path):
+        model.set_weights(keras.saving.load_model(best_path).get_weights())
     (train_accuracy,) = _accuracies(model, x_train, y_train, ["probabilities"])
     test_accuracy, test_accuracy_first_step = _accuracies(model, x_test, y_test, ["probabilities", "logits"])
     epochs_run = len(history.history.get("loss", []))
@@ -104,6 +196,8 @@ def train_lmnist(model, data, run_dir, epochs=10, batch_size=64, seed=0, strateg
         "test_accuracy_first_step": test_accuracy_first_step,
         "jit_compile": bool(model.jit_compile),
         "best_val_accuracy": float(max(history.history.get("val_probabilities_accuracy", [float("nan")]))),
+        "validation_images": int(len(y_valid)),
+        "diagnostics": diagnostics[0].summary if diagnostics else None,
         "epochs_this_run": epochs_run,
         "epochs": epochs,
         "parameters": int(model.count_params()),

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 
 
-from gfr_keras.io_utils import atomic_path, to_json
+from gfr_keras.io_utils import atomic_path, read_json, to_json
 
 
 def next_version(model_dir):
@@ -95,15 +95,15 @@ def _check(tensor, shape, name, finite=True):
     return tf.cast(tensor, tf.float32)
 
 
-def _run_result(source):
-    """`test_accuracy` etc. from a `gfr train-network` run folder's result.json, if there is one."""
-    path = os.path.join(source, "result.json") if source else None
-    if not path or not os.path.exists(path):
-        return {}
-    from gfr_keras.io_utils import read_json
+_RESULT_FIELDS = ("model", "neurons", "freeze_neurons", "protocol", "data", "epochs", "test_accuracy", "best_val_accuracy", "train_accuracy")
 
-    result = read_json(path)
-    return {key: result[key] for key in ("test_accuracy", "data", "epochs_this_run", "model") if key in result}
+
+def _run_result(source):
+    """The accuracies of the run folder `source` (its result.json), or None."""
+    path = os.path.join(source, "result.json") if source and os.path.isdir(source) else None
+    if not path or not os.path.exists(path):
+        return None
+    return {key: read_json(path).get(key) for key in _RESULT_FIELDS}
 
 
 def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnist"):
@@ -112,6 +112,10 @@ def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnis
     Signature `serving_default`: `images` float32 `[batch, 28, 28]` in [0, 1] ->
     `probabilities` float32 `[batch, 10]`, `classes` int64 `[batch]`. The manifest
     records the run's test accuracy when `source` is a run folder with `result.json`.
+
+    When `source` is a `gfr train-network` run folder, its `result.json`'s
+    accuracies (test, best validation, data, epochs) go into the manifest
+    under `"training"`.
 
     Returns:
         the version folder written.
@@ -132,7 +136,7 @@ def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnis
 
     _add_endpoint(archive, "serving_default", serve, [spec])
     signatures = {"serving_default": {"inputs": {"images": spec}, "outputs": {"probabilities": "float32 [batch, 10]", "classes": "int64 [batch]"}}}
-    manifest = {"kind": "lmnist", "source": source, **_run_result(source), "signatures": _describe(signatures)}
+    manifest = {"kind": "lmnist", "source": source, "signatures": _describe(signatures), "training": _run_result(source)}
     return _write(archive, base_dir, model_name, manifest)
 
 
