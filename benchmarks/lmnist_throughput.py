@@ -24,7 +24,7 @@ import numpy as np
 
 import gfr_keras as gk
 from gfr_keras.network.mnist import offline_mnist
-from gfr_keras.network.model import (
+from gfr_keras.network import (
     READOUT_STEPS,
     AppendZeroSteps,
     GFRNetworkCell,

@@ -33,7 +33,7 @@ from gfr_keras.dataset import (
 )
 from gfr_keras.ephys.processed import read_processed_cell, write_processed_cell
 from gfr_keras.fitting.config import FitConfig, load_fit_config
-from gfr_keras.network.model import (  # also registers the network's layers for .keras loading
+from gfr_keras.network import (  # also registers the network's layers for .keras loading
     AppendZeroSteps,
     GFRNetworkCell,
     GFRNetworkRNN,

@@ -13,7 +13,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 
 import gfr_keras as gk
 from gfr_keras.serving.export import export_gfr_neurons, export_lmnist
-from gfr_keras.network.model import build_gfr_network
+from gfr_keras.network import build_gfr_network
 from gfr_keras.serving.client import grpc_request, rest_body, run_grpc_request, run_rest_body
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from gfr_keras.network.mnist import (
     read_idx,
     validate_images,
 )
-from gfr_keras.network.model import (
+from gfr_keras.network import (
     AppendZeroSteps,
     GFRNetworkCell,
     ReadoutCrossentropy,

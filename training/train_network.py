@@ -64,7 +64,7 @@ def add_arguments(parser):
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one option of the neuron scaling (gfr_keras.network.model.SCALING_OPTIONS), e.g. centre_drive=false",
+        help="override one option of the neuron scaling (gfr_keras.network.SCALING_OPTIONS), e.g. centre_drive=false",
     )
     parser.add_argument("--data-dir", help="a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST)")
     parser.add_argument("--tfds", action="store_true", help="full MNIST through tensorflow-datasets (downloads once)")

@@ -17,7 +17,8 @@ from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.units import HZ_PER_PER_MS
 from gfr_keras.network.baselines import build_baseline
 from gfr_keras.network.mnist import make_dataset
-from gfr_keras.network.model import build_gfr_network, compile_network, network_targets
+from gfr_keras.network.model import build_gfr_network, compile_network
+from gfr_keras.network.readout import network_targets
 
 
 def build_model(

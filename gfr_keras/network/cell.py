@@ -1,0 +1,211 @@
+"""`GFRNetworkCell` (one step of the L-MNIST network: projections into a GFR population) and its RNN."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from gfr_keras.neurons.cell import GFRCell
+from gfr_keras.neurons.layer import run_gfr_loop
+from gfr_keras.units import HZ_PER_PER_MS
+
+DEFAULT_DECAY_RATES = [1.0, 0.6321, 0.3935, 0.1813]
+READOUT_STEPS = 5
+RECURRENT_RATES = ("per_ms", "normalized")
+READOUT_RATES = ("per_ms", "hz", "normalized")
+
+
+def _float_or_list(value):
+    return float(value) if np.isscalar(value) else [float(x) for x in value]
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class GFRNetworkCell(keras.layers.Layer):
+    """One step of the recurrent GFR network: input and recurrent projections into a population.
+
+    Args:
+        units: hidden neurons.
+        neurons: `GFRCell` config (the population); its weights hold the neurons.
+        input_scale: per-unit factor on the input projection (biological
+            neurons: `max_current / input_size`), a list or a float.
+        recurrent_scale: factor on the recurrent projection (reference
+            biological scaling: `1 / units`), a list (one per unit) or a float.
+        input_initializer: initializer of `W_in`.
+        bias_initializer, recurrent_bias_initializer: initializers of `b_in` and
+            `b_rec` (the latter defaults to the former).
+        recurrent_initializer: initializer of `W_rec`.
+        drive_offset: a fixed current (pA) added to every neuron's drive, a
+            list or a float (the neuron scaling centres the drive on the
+            neuron's threshold with it; see `neuron_scaling`).
+        recurrent_rates: what `W_rec` reads: `"per_ms"` (the rates in 1/ms, as
+            the reference) or `"normalized"` (`f / gamma` in [0, 1], each
+            neuron's rate as a fraction of its own maximum).
+        rest_state: start every sequence at rest under the drive offset: the
+            traces at their steady state `h = (alpha o + 1000 beta f0) / lam`,
+            `f0 = g(b)`, instead of zero (computed from the current weights, so
+            it follows trained neurons).
+        freeze_neurons, freeze_activations: train only the projections / keep g fixed.
+
+    Per step, in pA (`s_in`, `s_rec` the scales, `o` the offset)::
+
+        I_t = o + s_in * (W_in x_t + b_in) + s_rec * (W_rec r_{t-1} + b_rec)
+
+    With `s_in = s_rec = ` a current in pA, `W` and `b` are unitless: Adam moves
+    the bias by about the learning rate, i.e. the current by `lr * s` pA per
+    step, a learning rate in each neuron's own units (what `ScaledAdam`'s
+    multipliers do for `beta`).
+    """
+
+    def __init__(
+        self,
+        units,
+        neurons=None,
+        input_scale=1.0,
+        recurrent_scale=1.0,
+        input_initializer="glorot_uniform",
+        freeze_neurons=False,
+        freeze_activations=False,
+        drive_offset=0.0,
+        recurrent_rates="per_ms",
+        bias_initializer="zeros",
+        recurrent_initializer="orthogonal",
+        recurrent_bias_initializer=None,
+        rest_state=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        neurons = dict(neurons or {"units": self.units, "decay_rates": DEFAULT_DECAY_RATES})
+        neurons.update(
+            {
+                "freeze_alpha_beta": bool(freeze_neurons),
+                "freeze_activation": bool(freeze_neurons or freeze_activations),
+            }
+        )
+        neurons.pop("name", None)
+        neurons.pop("dtype", None)
+        neurons.pop("trainable", None)
+        self.neurons = GFRCell.from_config({**neurons, "name": "neurons"})
+        if self.neurons.units != self.units:
+            raise ValueError(f"neurons: a population of {self.neurons.units} for units={self.units}")
+        self.input_scale_init = input_scale if np.isscalar(input_scale) else [float(x) for x in input_scale]
+        self.recurrent_scale = _float_or_list(recurrent_scale)
+        self.drive_offset = _float_or_list(drive_offset)
+        if recurrent_rates not in RECURRENT_RATES:
+            raise ValueError(f"recurrent_rates: expected one of {RECURRENT_RATES}, got {recurrent_rates!r}")
+        self.recurrent_rates = recurrent_rates
+        self.rest_state = bool(rest_state)
+        self.input_initializer = keras.initializers.get(input_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.recurrent_bias_initializer = keras.initializers.get(recurrent_bias_initializer or bias_initializer)
+        self.freeze_neurons = bool(freeze_neurons)
+        self.freeze_activations = bool(freeze_activations)
+        self.state_size = self.neurons.state_size
+        self.output_size = self.units
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        self.input_kernel = self.add_weight(shape=(input_dim, self.units), initializer=self.input_initializer, name="input_kernel")
+        self.input_bias = self.add_weight(shape=(self.units,), initializer=self.bias_initializer, name="input_bias")
+        self.recurrent_kernel = self.add_weight(
+            shape=(self.units, self.units), initializer=self.recurrent_initializer, name="recurrent_kernel"
+        )
+        self.recurrent_bias = self.add_weight(
+            shape=(self.units,), initializer=self.recurrent_bias_initializer, name="recurrent_bias"
+        )
+        self.input_scale = self.add_weight(
+            shape=(self.units,), initializer=keras.initializers.Constant(1.0), trainable=False, name="input_scale"
+        )
+        self.input_scale.assign(np.broadcast_to(np.asarray(self.input_scale_init, "float32"), (self.units,)))
+        # Fixed per-unit constants (weights so they travel with the model; not trained).
+        self.recurrent_scale_weight = self._constant(self.recurrent_scale, "recurrent_scale")
+        self.drive_offset_weight = self._constant(self.drive_offset, "drive_offset_pa")
+        if not self.neurons.built:
+            self.neurons.build((None, self.units))
+
+    def _constant(self, value, name):
+        weight = self.add_weight(shape=(self.units,), initializer="zeros", trainable=False, name=name)
+        weight.assign(np.broadcast_to(np.asarray(value, "float32"), (self.units,)))
+        return weight
+
+    @property
+    def n_traces(self):
+        return self.neurons.n_traces
+
+    def read_weights(self):
+        """The tensors one step needs, read once so a loop over time can reuse them."""
+        return {
+            "input_kernel": ops.convert_to_tensor(self.input_kernel),
+            "input_bias": ops.convert_to_tensor(self.input_bias),
+            "recurrent_kernel": ops.convert_to_tensor(self.recurrent_kernel),
+            "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
+            "input_scale": ops.convert_to_tensor(self.input_scale),
+            "recurrent_scale": ops.convert_to_tensor(self.recurrent_scale_weight),
+            "drive_offset": ops.convert_to_tensor(self.drive_offset_weight),
+            "neurons": self.neurons.read_weights(),
+        }
+
+    def step(self, inputs, states, weights):
+        """One time step with weights from `read_weights` (the maths of `call`)."""
+        rates = states[0]
+        if self.recurrent_rates == "normalized":
+            rates = rates / weights["neurons"]["activation"]["max_firing_rate_per_ms"]
+        drive = weights["input_scale"] * (ops.matmul(inputs, weights["input_kernel"]) + weights["input_bias"])
+        drive = drive + weights["recurrent_scale"] * (
+            ops.matmul(rates, weights["recurrent_kernel"]) + weights["recurrent_bias"]
+        )
+        drive = drive + weights["drive_offset"]
+        return self.neurons.step(drive, states, weights["neurons"])
+
+    def call(self, inputs, states, training=False):
+        return self.step(inputs, states, self.read_weights())
+
+
+    def get_initial_state(self, batch_size=None):
+        if not self.rest_state:
+            return self.neurons.get_initial_state(batch_size)
+        neurons = self.neurons.read_weights()
+        activation = neurons["activation"]
+        f0 = self.neurons.activation.apply(activation["threshold_pa"], activation)  # g(b), [units]
+        lam = ops.broadcast_to(1.0 - neurons["retain"], (self.units, self.n_traces))
+        offset = ops.expand_dims(ops.convert_to_tensor(self.drive_offset_weight), -1)
+        h0 = (neurons["alpha"] * offset + HZ_PER_PER_MS * neurons["beta"] * ops.expand_dims(f0, -1)) / lam
+        f0 = ops.broadcast_to(ops.expand_dims(f0, 0), (batch_size, self.units))
+        h0 = ops.broadcast_to(ops.reshape(h0, (1, self.units * self.n_traces)), (batch_size, self.units * self.n_traces))
+        return [ops.cast(f0, self.compute_dtype), ops.cast(h0, self.compute_dtype)]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "neurons": self.neurons.get_config(),
+                "input_scale": self.input_scale_init,
+                "recurrent_scale": self.recurrent_scale,
+                "input_initializer": keras.initializers.serialize(self.input_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+                "recurrent_bias_initializer": keras.initializers.serialize(self.recurrent_bias_initializer),
+                "drive_offset": self.drive_offset,
+                "recurrent_rates": self.recurrent_rates,
+                "rest_state": self.rest_state,
+                "freeze_neurons": self.freeze_neurons,
+                "freeze_activations": self.freeze_activations,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
+class GFRNetworkRNN(keras.layers.RNN):
+    """`keras.layers.RNN` over a `GFRNetworkCell`, running the neurons like the `GFR` layer does.
+
+    Same results as `keras.layers.RNN(cell)`; faster because the neurons'
+    weights are read once per sequence and their traces carried 3-D (see
+    `gfr_keras.neurons.layer.run_gfr_loop`).
+    """
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        return run_gfr_loop(self, sequences, initial_state, mask)
+
+

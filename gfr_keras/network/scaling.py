@@ -1,0 +1,154 @@
+"""Biological neurons in a network: sampling dataset cells and giving each neuron what it needs in its own units."""
+
+import numpy as np
+import keras
+
+from gfr_keras.neurons.cell import GFRCell
+from gfr_keras.neurons.params import stack_params
+from gfr_keras.units import HZ_PER_PER_MS
+from gfr_keras.network.cell import READOUT_RATES
+
+
+SCALING_OPTIONS = {
+    # The drive starts at the neuron's threshold b (pA): a fixed offset o with
+    # mean(h) = G o + F g(b) = b at steady state (G = mean(alpha / lam), F the
+    # rate feedback 1000 mean(beta / lam)).
+    "centre_drive": True,
+    # Sequences start at that steady state (GFRNetworkCell's rest_state) instead of h = 0.
+    "rest_state": True,
+    # Input and recurrent projections in pA per unit of W: the width of the
+    # neuron's unclipped range, sigma / sum_k>=1 c_k^2 ("slope"), or sigma itself
+    # ("sigma"); "reference" keeps the published max_current / input_size and 1 / units.
+    "drive_width": "slope",
+    # W_rec reads f / gamma in [0, 1] ("normalized") or f in 1/ms ("per_ms").
+    "recurrent_rates": "normalized",
+    # The readout reads f / gamma ("normalized"), f in Hz ("hz") or f in 1/ms ("per_ms").
+    "readout_rates": "normalized",
+}
+
+
+def drive_gain(alpha, decay_rates, steps=None):
+    """`G`: the mean trace after `steps` steps (`None`: at steady state) of a unit constant current, per neuron.
+
+    `mean(h_t) = sum_s<t mean(alpha (1 - lam)^s) I`: a constant drive `I` reaches
+    the activation as `G * I` (before rate feedback). The spec's default neurons
+    have `G = 1`; fitted neurons 1 to 3.5 at steady state, less after 33 steps.
+    """
+    alpha, lam = np.asarray(alpha, float), np.asarray(decay_rates, float)
+    lam = np.broadcast_to(lam, alpha.shape)
+    safe = np.where(lam > 0, lam, 1)
+    if steps is None:
+        filled = np.where(lam > 0, 1 / safe, np.inf)
+    else:
+        filled = np.where(lam > 0, (1 - (1 - lam) ** steps) / safe, steps)
+    return np.mean(alpha * filled, axis=-1)
+
+
+def neuron_scaling(arrays, input_size, options=None):
+    """`GFRNetworkCell` arguments that put each neuron's drive in its own working range.
+
+    Study (docs/benchmarks.md, "biological network probe"): with the reference
+    scaling a fitted neuron's drive at zero input is `max_current / 28 * b_in`
+    with `b_in ~ 0`, far below its threshold `b` (median 180 pA), so the
+    readout steps see silent neurons; and the unclipped part of
+    `g = gamma tanh(c_0^2 + c_1^2 (m - b) / sigma)` is only `sigma / c_1^2` wide
+    (median about 12 pA at (20,20): `c_1^2` is 2 to 36), so a drive spread of
+    `max_current` saturates or silences. The rates are in 1/ms (gamma ~0.03), so
+    a readout or recurrent weight of order 1 sees signals of order 0.01.
+
+    Args:
+        arrays: `stack_params` of the neurons.
+        input_size: pixels per row (28; only the reference width uses it).
+        options: `SCALING_OPTIONS` overrides.
+
+    Returns:
+        `(cell arguments, readout factors)`.
+    """
+    options = {**SCALING_OPTIONS, **(options or {})}
+    unknown = set(options) - set(SCALING_OPTIONS)
+    if unknown:
+        raise ValueError(f"scaling options: unknown {sorted(unknown)}; expected {sorted(SCALING_OPTIONS)}")
+    units = len(arrays["threshold_pa"])
+    alpha, lam, beta = (np.asarray(arrays[k], float) for k in ("alpha", "decay_rates", "beta"))
+    gain = np.maximum(drive_gain(alpha, lam), 1e-3)  # steady state
+    feedback = HZ_PER_PER_MS * drive_gain(beta, lam)
+    pulse = np.maximum(np.mean(alpha, axis=-1), 1e-3)  # one row's current reaches mean(h) as mean(alpha) I
+    sigma = np.asarray(arrays["max_current_pa"], float)
+    gamma = np.asarray(arrays["max_firing_rate_per_ms"], float)
+    coeff = np.square(np.asarray(arrays["poly_coeff"], float))
+    slope = coeff[:, 1:].sum(axis=1) if coeff.shape[1] > 1 else np.ones(units)
+    rate_at_threshold = gamma * np.tanh(coeff[:, 0])
+    width = options["drive_width"]
+    if width == "slope":
+        scale = sigma / np.maximum(slope, 1.0) / pulse
+    elif width == "sigma":
+        scale = sigma / pulse
+    elif width == "reference":
+        scale = None
+    else:
+        raise ValueError(f"drive_width: expected 'slope', 'sigma' or 'reference', got {width!r}")
+    readout = options["readout_rates"]
+    if readout not in READOUT_RATES:
+        raise ValueError(f"readout_rates: expected one of {READOUT_RATES}, got {readout!r}")
+    cell_args = {
+        "input_scale": (sigma / input_size).tolist() if scale is None else scale.tolist(),
+        "recurrent_scale": 1.0 / units if scale is None else scale.tolist(),
+        "drive_offset": (
+            ((np.asarray(arrays["threshold_pa"], float) - feedback * rate_at_threshold) / gain).tolist()
+            if options["centre_drive"]
+            else 0.0
+        ),
+        "recurrent_rates": options["recurrent_rates"],
+        "rest_state": bool(options["rest_state"]),
+    }
+    factors = {"per_ms": 1.0, "hz": HZ_PER_PER_MS, "normalized": (1.0 / gamma).tolist()}[readout]
+    return cell_args, factors
+
+
+def biological_neurons(records, input_size, scaling="reference", options=None):
+    """`GFRNetworkCell` arguments for neurons taken from dataset records (spec section 8).
+
+    `scaling="reference"`: the published scaling (`max_current / input_size` on
+    the input, `1 / units` on the recurrence, `W_in ~ N(1.5, 3)`, rates in 1/ms).
+    `scaling="neuron"`: `neuron_scaling` (each neuron's drive near its own
+    threshold, in its own units), with `options` as `SCALING_OPTIONS`.
+    """
+    params = [record["params"] for record in records]
+    cell = GFRCell.from_params(params)
+    arrays = stack_params(params)
+    if scaling == "reference":
+        cell_args = {
+            "input_scale": (arrays["max_current_pa"] / input_size).tolist(),
+            "recurrent_scale": 1.0 / len(params),
+            "input_initializer": keras.initializers.RandomNormal(mean=1.5, stddev=3.0),
+        }
+        factors = 1.0
+    elif scaling == "neuron":
+        cell_args, factors = neuron_scaling(arrays, input_size, options)
+    else:
+        raise ValueError(f"scaling: expected 'neuron' or 'reference', got {scaling!r}")
+    return {"neurons": cell.get_config(), **cell_args, "_params": params, "_readout_factors": factors}
+
+
+def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0, replace=False):
+    """`n_nodes` cells of one configuration, drawn with a seed.
+
+    Distinct cells (as the reference) unless `replace=True`, which lets a network
+    be larger than the dataset: each cell then appears about `n_nodes / cells`
+    times, every copy with its own input and recurrent weights. Too few cells
+    without `replace` is an error naming the numbers.
+    """
+    from gfr_keras.dataset.frames import load_dataset
+
+    frames = dataset if isinstance(dataset, dict) else load_dataset(dataset)
+    frame = frames[tuple(configuration)]
+    if len(frame) == 0 or (len(frame) < n_nodes and not replace):
+        raise ValueError(
+            f"dataset: {len(frame)} cells at configuration {tuple(configuration)}, "
+            f"fewer than the {n_nodes} neurons asked for (--n-nodes); "
+            "sample with replacement (--sample-with-replacement) or use a larger dataset"
+        )
+    rows = np.random.default_rng(seed).choice(len(frame), size=n_nodes, replace=replace)
+    return [frame.iloc[int(i)].to_dict() for i in sorted(rows)]
+
+
