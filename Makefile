@@ -57,7 +57,7 @@ notebooks: env
 # all six configurations, on a 50-cell synthetic bank (about 25 minutes on 2 cores).
 SHIP := build/shipped
 shipped-dataset: env
-	$(RUN) gfr synth-cells --n 50 --seed 2026 --out $(SHIP)/cell_bank
+	$(RUN) gfr synth-cells --model glif --n 50 --seed 2026 --out $(SHIP)/cell_bank
 	$(RUN) gfr preprocess --manifest $(SHIP)/cell_bank/manifest.json --out $(SHIP)/processed
 	for config in $(CONFIGURATIONS); do \
 		bin=$${config%,*}; actv=$${config#*,}; \

@@ -42,7 +42,7 @@ def reference():
 
 @pytest.fixture(scope="session")
 def bank(tmp_path_factory):
-    """Three synthetic cells, made by the real command (GLIF simulations, NWB files)."""
+    """Three synthetic cells, made by the real command (simulations at 50 kHz, NWB files)."""
     out = tmp_path_factory.mktemp("bank")
     assert _gfr(["synth-cells", "--n", "3", "--seed", "1", "--out", str(out)]) == 0
     return out

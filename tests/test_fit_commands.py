@@ -36,10 +36,14 @@ def test_fit_writes_one_result_per_cell(fits, processed):
         assert result["params"]["bin_size"] == 20 and result["params"]["g"]["bin_size"] == 20
         assert len(result["train_losses"]) == len(result["test_losses"]) == result["epochs"] <= 10
         assert result["train_loss"] == result["train_losses"][-1]
-    # Training worked: for most cells the kept run's training loss fell and the neuron explains the
-    # held-out stimulus (a cell whose Long Square pairs give a flat activation cannot learn).
+    # Training worked where it can: the kept run's training loss fell and the neuron explains the held-out
+    # stimulus. A cell with no spike in any Long Square onset bin gets a flat activation (slope c_1 = 0,
+    # as the published data-derived start gives it) and cannot learn: that is the only way to fail here.
     learned = [r for r in results.values() if r["train_losses"][-1] < r["train_losses"][0] and r["test_evr"] > 0.1]
-    assert len(learned) >= 2, {c: (r["train_losses"][0], r["train_losses"][-1], r["test_evr"]) for c, r in results.items()}
+    assert learned, {c: (r["train_losses"][0], r["train_losses"][-1], r["test_evr"]) for c, r in results.items()}
+    for result in results.values():
+        if result not in learned:
+            assert result["params"]["g"]["poly_coeff"][0][1] == 0.0 and result["test_evr"] == 0.0
     assert (fits / "evr_histogram.png").stat().st_size > 10_000
 
 
@@ -53,7 +57,7 @@ def test_fit_runs_unchanged_under_jax(fits, processed, tmp_path):
     for path in fits.glob("*.json"):
         in_tf, in_jax = json.loads(path.read_text()), json.loads((tmp_path / path.name).read_text())
         assert in_jax["status"] == in_tf["status"] == "ok"
-        assert in_jax["activation_loss"] == pytest.approx(in_tf["activation_loss"], rel=1e-5)
+        assert in_jax["activation_loss"] == pytest.approx(in_tf["activation_loss"], rel=1e-5, abs=1e-6)
         assert in_jax["epochs"] == in_tf["epochs"]
         assert in_jax["test_evr"] == pytest.approx(in_tf["test_evr"], abs=0.02)  # the 1e-2 run amplifies rounding
 

@@ -48,11 +48,12 @@ def test_bank_is_a_cell_types_cache_of_real_cells(bank):
     for cell in cells:
         assert cell["species"] == real.loc[cell["id"], "donor__species"]
         nwb = bank / f"specimen_{cell['id']}" / "ephys.nwb"
-        assert nwb.stat().st_size < 6e6
+        assert nwb.stat().st_size < 16e6  # 50 kHz, ~150 s of sweeps (Allen's own files: 50-150 MB)
         sweeps = json.loads((bank / f"specimen_{cell['id']}" / "ephys_sweeps.json").read_text())
         names = [s["stimulus_name"] for s in sweeps]
         assert names.count("Noise 1") == 3 and names.count("Noise 2") == 3 and names.count("Test") == 1
         assert 10 <= names.count("Long Square") <= 15 and names.count("Ramp") == 1
+        assert names.count("Short Square") == 4
 
 
 def test_repeats_differ_but_share_their_stimulus(bank):
@@ -98,8 +99,9 @@ def test_sweeps_grouped_by_stimulus_and_spikes_conserved(bank, processed):
             if sweep["stimulus_name"] in ("Long Square", "Noise 1", "Noise 2"):
                 # These windows run to the end of the sweep: only the test pulse and
                 # the pre-onset second are dropped, where the cells do not fire.
-                onset_s = 1.0
-                assert binned_spikes == np.sum((spikes >= onset_s - 1e-4) & (spikes < len(nwb[number]["current_pa"]) / 1e4 - 0.01))
+                onset_s, rate = 1.02, nwb[number]["rate_hz"]
+                in_window = (spikes >= onset_s - 1.5 / rate) & (spikes < len(nwb[number]["current_pa"]) / rate - 0.01)
+                assert binned_spikes == np.sum(in_window)
 
 
 def test_onset_and_test_pulse_are_excluded(bank, processed):
@@ -108,13 +110,13 @@ def test_onset_and_test_pulse_are_excluded(bank, processed):
         if sweep["stimulus_name"] == "Long Square":
             # The window starts at the last sample before the step (the first non-zero
             # difference, as in the published code): the first 10 ms bin holds one
-            # zero sample and 99 at the amplitude; the test pulse and the silent
-            # second before the onset are gone.
+            # zero sample and 499 at the amplitude (50 kHz); the test pulse and the
+            # silent 1.02 s before the onset are gone.
             current = sweep["current_pa"][10]
-            assert current[0] == pytest.approx(current[1] * 99 / 100, rel=1e-6)
-            assert len(current) == 200  # 2 s from the onset to the end of the 3 s sweep
+            assert current[0] == pytest.approx(current[1] * 499 / 500, rel=1e-6)
+            assert len(current) == 200  # 2 s from the onset to the end of the 3.02 s sweep
             # ...and so the step's last sample falls in bin 100.
-            assert current[100] == pytest.approx(current[1] / 100, rel=1e-6)
+            assert current[100] == pytest.approx(current[1] / 500, rel=1e-6)
             assert np.all(current[101:] == 0.0)
 
 
@@ -126,7 +128,7 @@ def test_max_firing_rate_matches_the_simulated_spikes(bank, processed):
             np.diff(np.sort(s["spike_times_s"])).min() * 1000 for s in nwb.values() if len(s["spike_times_s"]) > 1
         )
         assert cell["max_firing_rate_per_ms"] == pytest.approx(1 / shortest_isi_ms)
-        assert cell["sampling_rate_hz"] == 10_000
+        assert cell["sampling_rate_hz"] == 50_000
 
 
 def _run_preprocess(manifest, out):

@@ -11,7 +11,6 @@ before the experiment epoch) and written as a `CellTypesCache` directory that
 allensdk reads without any network access.
 """
 
-import json
 import math
 import os
 from importlib import resources
@@ -42,13 +41,13 @@ def load_allen_metadata(path=None):
     return pd.read_csv(path or ALLEN_METADATA_PATH)
 
 
-def choose_cells(metadata, n_cells, seed):
+def choose_cells(metadata, n_cells, seed, required=None):
     """`n_cells` real cells with complete features, mixing species and cre lines.
 
     Deterministic for a seed: about a third human cells, the mouse cells spread
     over distinct transgenic lines first.
     """
-    complete = metadata.dropna(subset=list(_FEATURES)).copy()
+    complete = metadata.dropna(subset=list(required or _FEATURES)).copy()
     complete = complete[(complete["ef__ri"] > 0) & (complete["ef__tau"] > 0) & (complete["ef__threshold_i_long_square"] > 0)]
     rng = np.random.default_rng(seed)
     human = complete[complete["donor__species"] == "Homo Sapiens"]
@@ -231,7 +230,7 @@ def simulate_cell(row, sampling_rate_hz=10_000, seed=0):
     return sweeps, config
 
 
-def _json_row(row):
+def json_row(row):
     return {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
 
 
@@ -266,5 +265,5 @@ def write_cache_index(cache_dir, rows):
     os.makedirs(cache_dir, exist_ok=True)
     manifest = os.path.join(cache_dir, "manifest.json")
     CellTypesCache(manifest_file=manifest).build_manifest(manifest)
-    write_json_atomic([_json_row(row) for row in rows], os.path.join(cache_dir, "cells.json"), indent=1)
+    write_json_atomic([json_row(row) for row in rows], os.path.join(cache_dir, "cells.json"), indent=1)
     return manifest

@@ -1,0 +1,153 @@
+"""An offline cell bank: model neurons built from real Allen cells, recorded like Allen cells.
+
+Each synthetic cell is the integrate-and-fire neuron of
+`gfr_keras.spiking_neuron` (leaky membrane, stereotyped action potential,
+threshold adaptation, intrinsic noise; why this model: see that module) whose
+parameters reproduce one real cell of the Allen Cell Types Database (the
+shipped metadata table): input resistance, time constant, resting potential,
+rheobase, fast trough and upstroke/downstroke ratio are set from it, and the
+f-I slope, average firing rate and adaptation are calibrated on simulated
+steps (`gfr_keras.cell_calibration`). The cell keeps the real cell's id,
+species and cre line. It is "recorded" at an Allen sampling rate (50 kHz by
+default) with the Allen stimulus set (`gfr_keras.allen_stimuli`: Long
+Square, Short Square, Ramp, Noise 1, Noise 2, Test) and written as a
+`CellTypesCache` directory that allensdk reads without any network access, and
+on which allensdk's own feature extractor runs. All cells and sweeps of a
+batch are simulated at once.
+"""
+
+import math
+import os
+
+import numpy as np
+
+from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, pink_noise, protocol  # noqa: F401 (pink_noise: notebook 01)
+from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, calibrate, cell_features, model_parameters
+from gfr_keras.io_utils import write_json_atomic
+from gfr_keras.ephys.nwb import write_nwb
+from gfr_keras.ephys.synthetic import choose_cells as _choose_cells
+from gfr_keras.ephys.synthetic import json_row, load_allen_metadata, write_cache_index  # noqa: F401 (the bank's API)
+from gfr_keras.ephys.spiking_neuron import PARAMETERS, simulate
+
+DEFAULT_SAMPLING_RATE_HZ = 50_000
+
+
+
+def choose_cells(metadata, n_cells, seed):
+    """`n_cells` real cells with every feature this model is calibrated to (see `ephys.synthetic.choose_cells`)."""
+    return _choose_cells(metadata, n_cells, seed, required=FEATURE_COLUMNS)
+
+
+def short_square_threshold_pa(params):
+    """Smallest 3 ms pulse (pA) that brings the model from rest to its threshold."""
+    tau_dep = params["tau_ms"] * params["r_dep_mohm"] / params["r_mohm"]
+    charge = 1.0 - math.exp(-SHORT_SQUARE_MS / tau_dep)
+    return (params["theta_inf_mv"] - params["e_l_mv"]) / (params["r_dep_mohm"] * 1e-3 * charge)
+
+
+def build_models(rows):
+    """Model parameters (scalars) and calibration record for each metadata row."""
+    features = [cell_features(row) for row in rows]
+    knobs = calibrate(features)
+    return [
+        (model_parameters(f, k["gap_mv"], k["d_fast_mv"], k["d_slow_mv"]), {"features": f, "calibration": k})
+        for f, k in zip(features, knobs)
+    ]
+
+
+def simulate_cells(rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3):
+    """Simulate every sweep of every cell at once (`noise_repeats` sweeps of Noise 1 and of Noise 2).
+
+    Returns:
+        per cell, `(sweeps, model)`: sweep dicts for `write_nwb` and the model
+        (`params`, source `features`, `calibration`).
+    """
+    dt_ms = 1000.0 / sampling_rate_hz
+    models = build_models(rows)
+    plans, trace_params, currents, rngs = [], [], [], []
+    for row, (params, info) in zip(rows, models):
+        cell_id = int(row["specimen__id"])
+        sweeps = protocol(
+            info["features"]["rheobase_pa"], short_square_threshold_pa(params), sampling_rate_hz, repeats=noise_repeats
+        )
+        for number, sweep in enumerate(sweeps):
+            trace_params.append(params)
+            currents.append(sweep["current_pa"])
+            rngs.append(np.random.default_rng([seed, cell_id, number]))
+        plans.append(sweeps)
+    stacked = {key: np.array([p[key] for p in trace_params]) for key in PARAMETERS}
+    voltages, spikes = simulate(stacked, currents, dt_ms, rngs)
+    out, trace = [], 0
+    for sweeps, (params, info) in zip(plans, models):
+        recorded = []
+        for number, sweep in enumerate(sweeps):
+            recorded.append(_recorded(number, sweep, voltages[trace], spikes[trace], sampling_rate_hz))
+            trace += 1
+        out.append((recorded, {"params": params, **info}))
+    return out
+
+
+def _recorded(number, sweep, voltage_mv, spike_samples, sampling_rate_hz):
+    end = sweep["experiment_end"]
+    voltage_mv = voltage_mv.astype(np.float64)
+    voltage_mv[end:] = 0.0  # the recording stopped (Ramp)
+    spike_samples = spike_samples[spike_samples < end]
+    return {
+        "sweep_number": number,
+        "stimulus_name": sweep["stimulus_name"],
+        "stimulus_a": sweep["current_pa"] * 1e-12,
+        "response_v": voltage_mv * 1e-3,
+        "spike_times_s": spike_samples / float(sampling_rate_hz),
+        "experiment_start": int(EXPERIMENT_START_S * sampling_rate_hz),
+        "experiment_end": end,
+        "amplitude_pa": sweep["amplitude_pa"],
+    }
+
+
+def simulate_cell(row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0):
+    """Simulate one synthetic cell from a metadata row: `(sweeps, model)`."""
+    return simulate_cells([row], sampling_rate_hz, seed)[0]
+
+
+
+def _write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz):
+    cell_id = int(row["specimen__id"])
+    folder = os.path.join(cache_dir, f"specimen_{cell_id}")
+    os.makedirs(folder, exist_ok=True)
+    sweep_table = [
+        {
+            "id": cell_id * 1000 + s["sweep_number"],
+            "specimen_id": cell_id,
+            "sweep_number": s["sweep_number"],
+            "stimulus_name": s["stimulus_name"],
+            "stimulus_units": "Amps",
+            "stimulus_absolute_amplitude": s["amplitude_pa"],
+            "num_spikes": int(len(s["spike_times_s"])),
+            "sampling_rate": float(sampling_rate_hz),
+        }
+        for s in sweeps
+    ]
+    write_json_atomic(sweep_table, os.path.join(folder, "ephys_sweeps.json"), indent=1)
+    write_json_atomic(_jsonable(model), os.path.join(folder, "model.json"), indent=1)
+    write_nwb(os.path.join(folder, "ephys.nwb"), sweeps, sampling_rate_hz, quantize=True)  # last: marks the cell done
+    return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "model": model}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(v) for key, v in value.items()}
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def write_cells(cache_dir, rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3):
+    """Simulate cells together and write each `specimen_<id>/` (NWB, sweep table, model)."""
+    simulated = simulate_cells(rows, sampling_rate_hz, seed, noise_repeats)
+    return [_write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz) for row, (sweeps, model) in zip(rows, simulated)]
+
+
+def write_cell(cache_dir, row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0):
+    """Simulate one cell and write `specimen_<id>/ephys.nwb`, `ephys_sweeps.json` and `model.json`."""
+    return write_cells(cache_dir, [row], sampling_rate_hz, seed)[0]
+

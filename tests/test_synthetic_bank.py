@@ -1,0 +1,92 @@
+"""The synthetic cell bank's neuron model and its realism under allensdk's own feature extractor."""
+
+import numpy as np
+import pytest
+
+from gfr_keras.ephys.allen_features import extract_allen_features, feature_errors
+from gfr_keras.ephys.spiking_neuron import PARAMETERS, _constants, simulate, simulate_reference
+from gfr_keras.ephys.spiking_bank import load_allen_metadata, write_cache_index, write_cells
+
+#: A layer-5 pyramidal cell (Tlx3) and a fast-spiking interneuron (Pvalb), both mouse.
+SOURCE_CELLS = (563002088, 580895033)
+
+
+def _params(n):
+    """Different cells: resistances, thresholds, adaptation and spike shapes vary per trace."""
+    base = dict(
+        e_l_mv=-70.0, r_mohm=150.0, r_dep_mohm=100.0, tau_ms=20.0, theta_inf_mv=-45.0, v_peak_mv=25.0,
+        v_trough_mv=-55.0, rise_ms=0.3, fall_ms=0.9, d_theta_fast_mv=3.0, tau_theta_fast_ms=30.0,
+        d_theta_slow_mv=1.0, tau_theta_slow_ms=300.0, noise_sd_pa=3.0, noise_tau_ms=5.0,
+    )
+    params = {key: np.full(n, value) for key, value in base.items()}
+    params["r_dep_mohm"] = np.linspace(80.0, 250.0, n)
+    params["fall_ms"] = np.linspace(0.4, 1.5, n)
+    params["d_theta_fast_mv"] = np.linspace(-2.0, 10.0, n)
+    params["v_trough_mv"] = np.linspace(-65.0, -45.0, n)
+    return params
+
+
+def test_vectorised_integrator_equals_the_scalar_reference():
+    n, dt_ms = 6, 0.02
+    params = _params(n)
+    # Different lengths (finished traces drop out), several 4096-sample chunks, and
+    # a pink-ish fluctuating current so spikes fall anywhere, chunk borders included.
+    rng = np.random.default_rng(5)
+    currents = [200.0 + 60.0 * np.sin(np.arange(9000 + 1500 * i) * 0.001 * (i + 1)) + 20 * rng.normal(size=9000 + 1500 * i) for i in range(n)]
+    voltages, spikes = simulate(params, currents, dt_ms, [np.random.default_rng([1, i]) for i in range(n)])
+    total = 0
+    for i in range(n):
+        one = {key: params[key][i] for key in PARAMETERS}
+        kick_pa = _constants({key: np.array([v]) for key, v in one.items()}, dt_ms)["kick_pa"][0]
+        kicks = np.random.default_rng([1, i]).standard_normal(len(currents[i])) * kick_pa
+        voltage_ref, spikes_ref = simulate_reference(one, currents[i], dt_ms, kicks)
+        np.testing.assert_array_equal(spikes[i], spikes_ref)
+        np.testing.assert_allclose(voltages[i], voltage_ref, atol=1e-4)  # float32 output
+        total += len(spikes_ref)
+    assert total > 30  # the comparison covers many spikes
+
+
+def test_same_seed_same_trace_other_seed_other_spikes():
+    params = _params(3)
+    current = [np.full(20000, 260.0)] * 3
+    rngs = [np.random.default_rng(1), np.random.default_rng(1), np.random.default_rng(2)]
+    voltages, spikes = simulate(params, current, 0.02, rngs)
+    np.testing.assert_array_equal(spikes[0], simulate({k: v[:1] for k, v in params.items()}, current[:1], 0.02, [np.random.default_rng(1)])[1][0])
+    assert not np.array_equal(voltages[0], voltages[2])
+
+
+@pytest.fixture(scope="module")
+def small_bank(tmp_path_factory):
+    """Two cells built from real ones, without the (long) Noise sweeps, so the test stays short."""
+    out = tmp_path_factory.mktemp("small_bank")
+    metadata = load_allen_metadata().set_index("specimen__id", drop=False)
+    rows = [metadata.loc[cell_id].to_dict() for cell_id in SOURCE_CELLS]
+    write_cache_index(out, rows)
+    write_cells(out, rows, seed=3, noise_repeats=0)
+    return out, rows
+
+
+def test_allen_feature_extractor_measures_the_source_cells_features(small_bank):
+    out, rows = small_bank
+    for row in rows:
+        features = extract_allen_features(out / f"specimen_{int(row['specimen__id'])}" / "ephys.nwb")
+        errors = feature_errors(features, row)
+        assert errors["ef__threshold_i_long_square"] == 0.0  # same rheobase step
+        assert errors["ef__ri"] < 0.05 and errors["ef__tau"] < 0.25
+        assert errors["ef__vrest"] < 3.0 and errors["ef__fast_trough_v_long_square"] < 3.0  # mV
+        assert errors["ef__f_i_curve_slope"] < 0.25 and errors["ef__avg_firing_rate"] < 0.25
+        assert errors["ef__upstroke_downstroke_ratio_long_square"] < 0.25
+        assert -80 < features["fast_trough_mv"] < -30  # real troughs, not a -125 mV reset
+
+
+def test_repeated_sweeps_differ(small_bank):
+    import h5py
+
+    out, rows = small_bank
+    with h5py.File(out / f"specimen_{int(rows[0]['specimen__id'])}" / "ephys.nwb", "r") as handle:
+        names = {k: g["aibs_stimulus_name"][()].decode() for k, g in handle["stimulus/presentation"].items()}
+        repeats = [k for k, name in names.items() if name == "Short Square"][:3]
+        currents = [handle[f"stimulus/presentation/{k}/data"][()] for k in repeats]
+        voltages = [handle[f"acquisition/timeseries/{k}/data"][()] for k in repeats]
+    np.testing.assert_array_equal(currents[0], currents[1])
+    assert not np.array_equal(voltages[0], voltages[1])
