@@ -16,7 +16,7 @@ env:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 # The reference neurons, then the whole offline pipeline: a 12-cell synthetic bank
-# (GLIF cells built from real Allen cells) read back through allensdk and binned,
+# (spiking cells calibrated to real Allen cells) read back through allensdk and binned,
 # fitted at all six configurations with the quick test protocol, merged into a dataset;
 # then line-by-line MNIST runs (offline split, 256 neurons, 6 / 4 epochs: >= 0.80 test accuracy each,
 # about a minute each on 2 cores) with default and biological (shipped dataset, frozen) neurons,

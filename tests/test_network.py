@@ -139,9 +139,9 @@ def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
     model = build_gfr_network(30, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
     assert model.get_layer("gfr_rnn").cell.neurons.units == 30
 
-@pytest.mark.parametrize("freeze_neurons, freeze_activations", [(True, False), (False, True)])
-def test_freezing_really_freezes(freeze_neurons, freeze_activations):
-    model = compile_network(build_gfr_network(8, freeze_neurons=freeze_neurons, freeze_activations=freeze_activations), 1e-2)
+@pytest.mark.parametrize("freeze_neurons, freeze_activation", [(True, False), (False, True)])
+def test_freezing_really_freezes(freeze_neurons, freeze_activation):
+    model = compile_network(build_gfr_network(8, freeze_neurons=freeze_neurons, freeze_activation=freeze_activation), 1e-2)
     cell = model.get_layer("gfr_rnn").cell
     before = {w.path: np.array(w) for w in model.weights}
     x = np.random.default_rng(0).uniform(size=(16, 28, 28)).astype("float32")
@@ -158,7 +158,7 @@ def test_freezing_really_freezes(freeze_neurons, freeze_activations):
 
 
 def test_network_reloads_with_identical_predictions(tmp_path):
-    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, freeze_activations=True)
+    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, freeze_activation=True)
     model.save(tmp_path / "net.keras")
     loaded = keras.saving.load_model(tmp_path / "net.keras")
     x = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype("float32")

@@ -74,8 +74,10 @@ def native_stderr_silenced():
 def _load_libraries():
     with native_stderr_silenced():
         try:
-            import keras  # noqa: F401  (imports the backend: TensorFlow or JAX)
+            import keras  # imports the backend: TensorFlow or JAX
             import gfr_keras  # noqa: F401
+
+            keras.ops.add(keras.ops.zeros(1), 1.0)  # devices are set up at the first op: its lines too
         except Exception:  # the error itself is raised again below, with stderr back
             pass
     import gfr_keras  # noqa: F401

@@ -19,7 +19,7 @@ def add_arguments(parser):
     parser.add_argument("--n-nodes", type=int, default=256, help="hidden units (default: %(default)s)")
     parser.add_argument("--neurons", choices=("default", "biological"), default="default")
     parser.add_argument("--freeze-neurons", action="store_true", help="train only the projections")
-    parser.add_argument("--freeze-activations", action="store_true", help="keep every neuron's g fixed")
+    parser.add_argument("--freeze-activation", "--freeze-activations", dest="freeze_activation", action="store_true", help="keep every neuron's g fixed (train alpha and beta)")
     parser.add_argument("--dataset", help="GFR dataset JSON for biological neurons (default: the shipped one)")
     parser.add_argument("--configuration", default="20,20", help="bin,activation-bin of the neurons (default: %(default)s)")
     parser.add_argument(
@@ -107,7 +107,7 @@ def run(args):
         "baseline": args.baseline,
         "neurons": None if args.baseline else args.neurons,
         "freeze_neurons": args.freeze_neurons,
-        "freeze_activations": args.freeze_activations,
+        "freeze_activation": args.freeze_activation,
         "n_nodes": args.n_nodes,
         "readout_loss": None if args.baseline else args.readout_loss,
         "beta_lr_scale": None if args.baseline else args.beta_lr_scale,
@@ -125,7 +125,7 @@ def run(args):
             dataset=args.dataset,
             configuration=configuration,
             freeze_neurons=args.freeze_neurons,
-            freeze_activations=args.freeze_activations,
+            freeze_activation=args.freeze_activation,
             sample_with_replacement=args.sample_with_replacement,
             learning_rate=args.lr,
             readout_loss=args.readout_loss,

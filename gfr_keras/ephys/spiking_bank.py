@@ -26,7 +26,7 @@ from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, calibrate, cell_fe
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.nwb import write_nwb
 from gfr_keras.ephys.synthetic import choose_cells as _choose_cells
-from gfr_keras.ephys.synthetic import json_row, load_allen_metadata, write_cache_index  # noqa: F401 (the bank's API)
+from gfr_keras.ephys.synthetic import load_allen_metadata, write_cache_index, write_sweep_table  # noqa: F401 (the bank's API)
 from gfr_keras.ephys.spiking_neuron import PARAMETERS, simulate
 
 DEFAULT_SAMPLING_RATE_HZ = 50_000
@@ -114,20 +114,7 @@ def _write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz):
     cell_id = int(row["specimen__id"])
     folder = os.path.join(cache_dir, f"specimen_{cell_id}")
     os.makedirs(folder, exist_ok=True)
-    sweep_table = [
-        {
-            "id": cell_id * 1000 + s["sweep_number"],
-            "specimen_id": cell_id,
-            "sweep_number": s["sweep_number"],
-            "stimulus_name": s["stimulus_name"],
-            "stimulus_units": "Amps",
-            "stimulus_absolute_amplitude": s["amplitude_pa"],
-            "num_spikes": int(len(s["spike_times_s"])),
-            "sampling_rate": float(sampling_rate_hz),
-        }
-        for s in sweeps
-    ]
-    write_json_atomic(sweep_table, os.path.join(folder, "ephys_sweeps.json"), indent=1)
+    write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
     write_json_atomic(_jsonable(model), os.path.join(folder, "model.json"), indent=1)
     write_nwb(os.path.join(folder, "ephys.nwb"), sweeps, sampling_rate_hz, quantize=True)  # last: marks the cell done
     return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "model": model}

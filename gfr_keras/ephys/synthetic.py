@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from gfr_keras.io_utils import write_json_atomic
+from gfr_keras.ephys.allen_stimuli import pink_noise
 from gfr_keras.ephys.nwb import write_nwb
 
 ALLEN_METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
@@ -129,17 +130,6 @@ def calibrate_fast_asc(features, dt_s):
     return 0.5 * (low + high)
 
 
-def pink_noise(n_samples, sampling_rate_hz, seed, low_hz=1.0, high_hz=100.0):
-    """Unit-variance 1/f noise between `low_hz` and `high_hz` (deterministic for a seed)."""
-    rng = np.random.default_rng(seed)
-    freqs = np.fft.rfftfreq(n_samples, 1.0 / sampling_rate_hz)
-    spectrum = rng.normal(size=len(freqs)) + 1j * rng.normal(size=len(freqs))
-    band = (freqs >= low_hz) & (freqs <= high_hz)
-    spectrum[~band] = 0.0
-    spectrum[band] /= np.sqrt(freqs[band])
-    noise = np.fft.irfft(spectrum, n_samples)
-    return noise / noise.std()
-
 
 def _with_test_pulse(current_pa, sampling_rate_hz):
     start, end, amplitude = _TEST_PULSE
@@ -234,13 +224,8 @@ def json_row(row):
     return {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
 
 
-def write_cell(cache_dir, row, sampling_rate_hz=10_000, seed=0):
-    """Simulate one cell and write `specimen_<id>/ephys.nwb` and `ephys_sweeps.json`."""
-    cell_id = int(row["specimen__id"])
-    sweeps, config = simulate_cell(row, sampling_rate_hz, seed)
-    folder = os.path.join(cache_dir, f"specimen_{cell_id}")
-    os.makedirs(folder, exist_ok=True)
-    write_nwb(os.path.join(folder, "ephys.nwb"), sweeps, sampling_rate_hz)
+def write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz):
+    """`ephys_sweeps.json`: the sweep table `CellTypesCache.get_ephys_sweeps` reads."""
     sweep_table = [
         {
             "id": cell_id * 1000 + s["sweep_number"],
@@ -255,6 +240,16 @@ def write_cell(cache_dir, row, sampling_rate_hz=10_000, seed=0):
         for s in sweeps
     ]
     write_json_atomic(sweep_table, os.path.join(folder, "ephys_sweeps.json"), indent=1)
+
+
+def write_cell(cache_dir, row, sampling_rate_hz=10_000, seed=0):
+    """Simulate one cell and write `specimen_<id>/ephys.nwb` and `ephys_sweeps.json`."""
+    cell_id = int(row["specimen__id"])
+    sweeps, config = simulate_cell(row, sampling_rate_hz, seed)
+    folder = os.path.join(cache_dir, f"specimen_{cell_id}")
+    os.makedirs(folder, exist_ok=True)
+    write_nwb(os.path.join(folder, "ephys.nwb"), sweeps, sampling_rate_hz)
+    write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
     return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "glif": config}
 
 

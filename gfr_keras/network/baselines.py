@@ -5,12 +5,12 @@ import keras
 BASELINES = ("simple_rnn", "gru", "lstm")
 
 
-def build_baseline(kind, n_nodes, rows=28, row_size=28, classes=10, seed=0):
-    """A `kind` layer of `n_nodes` units over image rows, with `logits` and `probabilities` outputs.
+def build_baseline(kind, units, rows=28, row_size=28, classes=10, seed=0):
+    """A `kind` layer of `units` units over image rows, with `logits` and `probabilities` outputs.
 
     Args:
         kind: one of `BASELINES`.
-        n_nodes: hidden units.
+        units: hidden units.
         rows, row_size: the image as a sequence of `rows` steps of `row_size` pixels.
     """
     if kind not in BASELINES:
@@ -18,7 +18,7 @@ def build_baseline(kind, n_nodes, rows=28, row_size=28, classes=10, seed=0):
     keras.utils.set_random_seed(seed)
     layer = {"simple_rnn": keras.layers.SimpleRNN, "gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[kind]
     images = keras.Input((rows, row_size), name="images")
-    logits = keras.layers.Dense(classes, name="readout")(layer(n_nodes, name=kind)(images))
+    logits = keras.layers.Dense(classes, name="readout")(layer(units, name=kind)(images))
     outputs = {
         "logits": keras.layers.Identity(name="logits")(logits),
         "probabilities": keras.layers.Softmax(name="probabilities")(logits),

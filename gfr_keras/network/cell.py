@@ -43,7 +43,7 @@ class GFRNetworkCell(keras.layers.Layer):
             traces at their steady state `h = (alpha o + 1000 beta f0) / lam`,
             `f0 = g(b)`, instead of zero (computed from the current weights, so
             it follows trained neurons).
-        freeze_neurons, freeze_activations: train only the projections / keep g fixed.
+        freeze_neurons, freeze_activation: train only the projections / keep g fixed.
 
     Per step, in pA (`s_in`, `s_rec` the scales, `o` the offset)::
 
@@ -63,7 +63,7 @@ class GFRNetworkCell(keras.layers.Layer):
         recurrent_scale=1.0,
         input_initializer="glorot_uniform",
         freeze_neurons=False,
-        freeze_activations=False,
+        freeze_activation=False,
         drive_offset=0.0,
         recurrent_rates="per_ms",
         bias_initializer="zeros",
@@ -78,7 +78,7 @@ class GFRNetworkCell(keras.layers.Layer):
         neurons.update(
             {
                 "freeze_alpha_beta": bool(freeze_neurons),
-                "freeze_activation": bool(freeze_neurons or freeze_activations),
+                "freeze_activation": bool(freeze_neurons or freeze_activation),
             }
         )
         neurons.pop("name", None)
@@ -99,7 +99,7 @@ class GFRNetworkCell(keras.layers.Layer):
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.recurrent_bias_initializer = keras.initializers.get(recurrent_bias_initializer or bias_initializer)
         self.freeze_neurons = bool(freeze_neurons)
-        self.freeze_activations = bool(freeze_activations)
+        self.freeze_activation = bool(freeze_activation)
         self.state_size = self.neurons.state_size
         self.output_size = self.units
 
@@ -190,7 +190,7 @@ class GFRNetworkCell(keras.layers.Layer):
                 "recurrent_rates": self.recurrent_rates,
                 "rest_state": self.rest_state,
                 "freeze_neurons": self.freeze_neurons,
-                "freeze_activations": self.freeze_activations,
+                "freeze_activation": self.freeze_activation,
             }
         )
         return config

@@ -33,14 +33,37 @@ from gfr_keras.optimizers import ScaledAdam
 #: Spec section 8's default neurons: 4 traces, alpha = [4, 0, 0, 0], g(z) = max(0, tanh(z)).
 
 
+def _neuron_args(neurons, dataset, units, configuration, seed, replace, row_size, scaling, scaling_options):
+    """`GFRNetworkCell` arguments for the neurons, and the readout's rate factors."""
+    if neurons == "default":
+        return {}, 1.0
+    if neurons != "biological":
+        raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
+    if dataset is None:
+        raise ValueError("neurons='biological' needs a dataset (path, records or load_dataset dict)")
+    records = sample_records(dataset, units, configuration, seed, replace=replace)
+    cell_args = biological_neurons(records, row_size, scaling, scaling_options)
+    return cell_args, cell_args.pop("_readout_factors")
+
+
+def _reference_initializers(cell_args, neurons, units, row_size):
+    """PyTorch's default `U(+-1/sqrt(fan_in))` for every projection and bias (the published code)."""
+    torch_input = keras.initializers.RandomUniform(-1 / np.sqrt(row_size), 1 / np.sqrt(row_size))
+    torch_rec = keras.initializers.RandomUniform(-1 / np.sqrt(units), 1 / np.sqrt(units))
+    if neurons == "default":
+        cell_args["input_initializer"] = torch_input
+    cell_args.update(recurrent_initializer=torch_rec, bias_initializer=torch_input, recurrent_bias_initializer=torch_rec)
+    return {"kernel_initializer": torch_rec, "bias_initializer": torch_rec}
+
+
 def build_gfr_network(
-    n_nodes=256,
+    units=256,
     neurons="default",
     dataset=None,
     configuration=(20, 20),
     seed=0,
     freeze_neurons=False,
-    freeze_activations=False,
+    freeze_activation=False,
     sample_with_replacement=False,
     rows=28,
     row_size=28,
@@ -70,29 +93,12 @@ def build_gfr_network(
         raise ValueError(f"protocol: expected 'project' or 'reference', got {protocol!r}")
     if protocol == "reference":
         scaling = "reference"
-    factors = 1.0
-    if neurons == "default":
-        cell_args = {}
-    elif neurons == "biological":
-        if dataset is None:
-            raise ValueError("neurons='biological' needs a dataset (path, records or load_dataset dict)")
-        records = sample_records(dataset, n_nodes, configuration, seed, replace=sample_with_replacement)
-        cell_args = biological_neurons(records, row_size, scaling, scaling_options)
-        factors = cell_args.pop("_readout_factors")
-    else:
-        raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
+    cell_args, factors = _neuron_args(neurons, dataset, units, configuration, seed, sample_with_replacement, row_size, scaling, scaling_options)
     params = cell_args.pop("_params", None)
     keras.utils.set_random_seed(seed)
-    readout_init = {}
-    if protocol == "reference":
-        torch_input = keras.initializers.RandomUniform(-1 / np.sqrt(row_size), 1 / np.sqrt(row_size))
-        torch_rec = keras.initializers.RandomUniform(-1 / np.sqrt(n_nodes), 1 / np.sqrt(n_nodes))
-        if neurons == "default":
-            cell_args["input_initializer"] = torch_input
-        cell_args.update(recurrent_initializer=torch_rec, bias_initializer=torch_input, recurrent_bias_initializer=torch_rec)
-        readout_init = {"kernel_initializer": torch_rec, "bias_initializer": torch_rec}
+    readout_init = _reference_initializers(cell_args, neurons, units, row_size) if protocol == "reference" else {}
     cell = GFRNetworkCell(
-        n_nodes, freeze_neurons=freeze_neurons, freeze_activations=freeze_activations, name="gfr_network_cell", **cell_args
+        units, freeze_neurons=freeze_neurons, freeze_activation=freeze_activation, name="gfr_network_cell", **cell_args
     )
     images = keras.Input((rows, row_size), name="images")
     padded = AppendZeroSteps(READOUT_STEPS, name="zero_input_steps")(images)

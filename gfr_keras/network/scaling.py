@@ -130,11 +130,11 @@ def biological_neurons(records, input_size, scaling="reference", options=None):
     return {"neurons": cell.get_config(), **cell_args, "_params": params, "_readout_factors": factors}
 
 
-def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0, replace=False):
-    """`n_nodes` cells of one configuration, drawn with a seed.
+def sample_records(dataset, units, configuration=(20, 20), seed=0, replace=False):
+    """`units` cells of one configuration, drawn with a seed.
 
     Distinct cells (as the reference) unless `replace=True`, which lets a network
-    be larger than the dataset: each cell then appears about `n_nodes / cells`
+    be larger than the dataset: each cell then appears about `units / cells`
     times, every copy with its own input and recurrent weights. Too few cells
     without `replace` is an error naming the numbers.
     """
@@ -142,13 +142,13 @@ def sample_records(dataset, n_nodes, configuration=(20, 20), seed=0, replace=Fal
 
     frames = dataset if isinstance(dataset, dict) else load_dataset(dataset)
     frame = frames[tuple(configuration)]
-    if len(frame) == 0 or (len(frame) < n_nodes and not replace):
+    if len(frame) == 0 or (len(frame) < units and not replace):
         raise ValueError(
             f"dataset: {len(frame)} cells at configuration {tuple(configuration)}, "
-            f"fewer than the {n_nodes} neurons asked for (--n-nodes); "
+            f"fewer than the {units} neurons asked for (--n-nodes, units); "
             "sample with replacement (--sample-with-replacement) or use a larger dataset"
         )
-    rows = np.random.default_rng(seed).choice(len(frame), size=n_nodes, replace=replace)
+    rows = np.random.default_rng(seed).choice(len(frame), size=units, replace=replace)
     return [frame.iloc[int(i)].to_dict() for i in sorted(rows)]
 
 

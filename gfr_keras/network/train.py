@@ -22,13 +22,13 @@ from gfr_keras.network.readout import network_targets
 
 
 def build_model(
-    n_nodes=256,
+    units=256,
     baseline=None,
     neurons="default",
     dataset=None,
     configuration=(20, 20),
     freeze_neurons=False,
-    freeze_activations=False,
+    freeze_activation=False,
     sample_with_replacement=False,
     learning_rate=1e-3,
     readout_loss="all",
@@ -47,16 +47,16 @@ def build_model(
     from gfr_keras.dataset.records import SHIPPED_DATASET_PATH
 
     if baseline:
-        model = build_baseline(baseline, n_nodes, seed=seed)
+        model = build_baseline(baseline, units, seed=seed)
     else:
         model = build_gfr_network(
-            n_nodes,
+            units,
             neurons=neurons,
             dataset=dataset or SHIPPED_DATASET_PATH,
             configuration=configuration,
             seed=seed,
             freeze_neurons=freeze_neurons,
-            freeze_activations=freeze_activations,
+            freeze_activation=freeze_activation,
             sample_with_replacement=sample_with_replacement,
             protocol=protocol,
             scaling=scaling,
