@@ -15,29 +15,27 @@ env:
 	@# The browser tests of `gfr report` drive Debian's chromium (Playwright cannot download its own here).
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-# The reference neurons, then the whole offline pipeline: a 12-cell synthetic bank
-# (spiking cells calibrated to real Allen cells) read back through allensdk and binned,
-# fitted at all six configurations with the quick test protocol, merged into a dataset;
-# then line-by-line MNIST runs (offline split, 256 neurons, 6 / 4 epochs: >= 0.80 test accuracy each,
-# about a minute each on 2 cores) with default and biological (shipped dataset, frozen) neurons,
-# exported with the shipped neurons as SavedModels for TF Serving into saved_models/.
+# The demo, offline: the reference neurons on a test current; a 12-cell synthetic bank (spiking
+# cells calibrated to real Allen cells) read back through allensdk and binned; fitted at all six
+# configurations in one process (quick test protocol, fit figures of the 3 best cells); merged into
+# the demo's own dataset; the explorer site; line-by-line MNIST (offline split, 256 neurons) with
+# default neurons and with biological neurons from the demo's dataset (>= 0.80 test accuracy each);
+# SavedModels of the network and of the demo's neurons; a summary of what was made and where.
 CONFIGURATIONS := 10,20 10,100 20,20 20,100 50,100 100,100
 demo: env
 	$(RUN) gfr demo --out demo_output
 	$(RUN) gfr synth-cells --n 12 --seed 0 --out demo_output/cell_bank
 	$(RUN) gfr preprocess --manifest demo_output/cell_bank/manifest.json --out demo_output/processed --plots
-	for config in $(CONFIGURATIONS); do \
-		bin=$${config%,*}; actv=$${config#*,}; \
-		$(RUN) gfr fit --processed demo_output/processed --bin-size $$bin --activation-bin-size $$actv \
-			--config test --out demo_output/fits_$${bin}_$${actv} || exit 1; \
-	done
+	$(RUN) gfr fit --processed demo_output/processed --configurations all --config test --plot-best 3 \
+		--out 'demo_output/fits_{bin}_{actv}'
 	$(RUN) gfr build-dataset --fits demo_output/fits_* --out demo_output/gfr_dataset.json
 	$(RUN) gfr report --dataset demo_output/gfr_dataset.json --processed demo_output/processed --fits demo_output/fits_* --out demo_output/report
 	$(RUN) gfr train-network --epochs 6 --out demo_output/lmnist_default
-	$(RUN) gfr train-network --epochs 4 --neurons biological --sample-with-replacement --freeze-neurons \
-		--out demo_output/lmnist_biological
+	$(RUN) gfr train-network --epochs 4 --neurons biological --dataset demo_output/gfr_dataset.json \
+		--sample-with-replacement --freeze-neurons --out demo_output/lmnist_biological
 	$(RUN) gfr export lmnist --run demo_output/lmnist_default --out saved_models
-	$(RUN) gfr export gfr-neurons --configuration 20,20 --out saved_models
+	$(RUN) gfr export gfr-neurons --dataset demo_output/gfr_dataset.json --configuration 20,20 --out saved_models
+	$(RUN) gfr summary demo_output --saved-models saved_models
 
 # Everything under the TensorFlow backend, then the backend-agnostic tests under JAX.
 test: env
