@@ -54,7 +54,7 @@ def test_every_option_says_its_default_or_that_it_is_required():
     parser = build_parser()
     silent = []
     for command, action in _options(parser):
-        text = parser._subparsers._group_actions[0].choices[command].format_help()
+        text = " ".join(parser._subparsers._group_actions[0].choices[command].format_help().split())
         shown = action.required or action.default in (None, False) or "default" in (action.help or "") or f"(default: " in text
         if not shown:
             silent.append(f"{command} {action.option_strings[0]}")
