@@ -50,7 +50,7 @@ def assert_same_fit(alone, among):
     assert alone["status"] == among["status"] == "ok"
     for key in ("a", "b"):
         np.testing.assert_allclose(alone["params"][key], among["params"][key], rtol=2e-4, atol=1e-6)
-    np.testing.assert_allclose(alone["params"]["g"]["poly_coeff"], among["params"]["g"]["poly_coeff"], rtol=2e-4)
+    np.testing.assert_allclose(alone["params"]["g"]["poly_coeff"], among["params"]["g"]["poly_coeff"], rtol=2e-4, atol=1e-6)
     assert alone["params"]["g"]["b"] == pytest.approx(among["params"]["g"]["b"], rel=2e-4)
     assert alone["val_evr"] == pytest.approx(among["val_evr"], rel=1e-3, abs=1e-4)
     assert alone["test_evr"] == pytest.approx(among["test_evr"], rel=1e-3, abs=1e-4)
@@ -118,7 +118,8 @@ def test_tensorflow_and_jax_fit_the_same(cells, tmp_path):
     in_tf = fit_cells(population, 20, 20, config=STABLE)
     for tf_fit, jax_fit in zip(in_tf, in_jax):
         assert_same_fit(tf_fit, jax_fit)
-        assert tf_fit["activation_loss"] == pytest.approx(jax_fit["activation_loss"], rel=1e-5)
+        # float32 sums: a near-zero loss (a flat activation) only agrees to about 1e-6 absolute
+        assert tf_fit["activation_loss"] == pytest.approx(jax_fit["activation_loss"], rel=1e-5, abs=1e-6)
 
 
 FIT_ON_TWO_DEVICES = """
