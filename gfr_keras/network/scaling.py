@@ -145,7 +145,7 @@ def sample_records(dataset, units, configuration=(20, 20), seed=0, replace=False
     if len(frame) == 0 or (len(frame) < units and not replace):
         raise ValueError(
             f"dataset: {len(frame)} cells at configuration {tuple(configuration)}, "
-            f"fewer than the {units} neurons asked for (--n-nodes, units); "
+            f"fewer than the {units} neurons asked for (--n-nodes); "
             "sample with replacement (--sample-with-replacement) or use a larger dataset"
         )
     rows = np.random.default_rng(seed).choice(len(frame), size=units, replace=replace)
