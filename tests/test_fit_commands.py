@@ -161,3 +161,17 @@ def test_a_misspelt_or_impossible_config_is_named(processed, tmp_path, capsys):
     config = gk.load_fit_config("default")
     assert config.activation_epochs == 1000 and [r.lr for r in config.hparams] == [1e-2, 1e-3, 1e-4]
     assert gk.FitConfig.from_dict(config.to_dict()) == config
+
+
+def test_several_configurations_in_one_process(processed, tmp_path, capsys):
+    out = str(tmp_path / "fits_{bin}_{actv}")
+    argv = ["fit", "--processed", str(processed), "--config", TEST_CONFIG, "--plot-best", "1"]
+    assert main(argv + ["--configurations", "20,20", "50,100", "--out", out]) == 0
+    for bin_size, actv in ((20, 20), (50, 100)):
+        folder = tmp_path / f"fits_{bin_size}_{actv}"
+        fits = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+        assert len(fits) == 3 and {(f["bin_size"], f["actv_bin_size"]) for f in fits} == {(bin_size, actv)}
+        assert len(list((folder / "plots").glob("*.png"))) == 1  # the best cell's fit figure
+    capsys.readouterr()
+    assert main(argv + ["--configurations", "all", "--out", str(tmp_path / "fits")]) == 2
+    assert "must hold {bin} and {actv}" in capsys.readouterr().err
