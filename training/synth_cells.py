@@ -33,7 +33,10 @@ def add_arguments(parser):
 def _write_batch(model, cache_dir, rows, sampling_rate_hz, seed):
     import importlib
 
-    module = importlib.import_module(_MODULES[model])
+    from training.cli import native_stderr_silenced
+
+    with native_stderr_silenced():  # a spawned worker imports TensorFlow (through gfr_keras) afresh
+        module = importlib.import_module(_MODULES[model])
     if model == "spiking":
         return module.write_cells(cache_dir, rows, sampling_rate_hz, seed)
     return [module.write_cell(cache_dir, row, sampling_rate_hz, seed) for row in rows]
