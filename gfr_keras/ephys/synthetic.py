@@ -20,17 +20,15 @@ import pandas as pd
 
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.allen_stimuli import pink_noise
+from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS
 from gfr_keras.ephys.nwb import write_nwb
 
 ALLEN_METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
 
+# The Allen features a GLIF cell is built from (names as in the spiking bank's calibration).
 _FEATURES = {
-    "ef__ri": "input_resistance_mohm",
-    "ef__tau": "tau_ms",
-    "ef__vrest": "vrest_mv",
-    "ef__threshold_i_long_square": "rheobase_pa",
-    "ef__f_i_curve_slope": "fi_slope_hz_per_pa",
-    "ef__adaptation": "adaptation",
+    column: FEATURE_COLUMNS[column]
+    for column in ("ef__ri", "ef__tau", "ef__vrest", "ef__threshold_i_long_square", "ef__f_i_curve_slope", "ef__adaptation")
 }
 _TEST_PULSE = (0.02, 0.03, -20.0)  # start s, end s, pA
 _EXPERIMENT_START_S = 0.1
