@@ -89,3 +89,27 @@ def test_the_cli_hides_tensorflow_start_up_lines(tmp_path):
     assert result.returncode == 0, result.stderr
     for noise in ("oneDNN", "cuda drivers", "cpu_feature_guard", "absl::InitializeLog", "cuInit"):
         assert noise not in result.stderr, result.stderr
+
+
+def test_summary_reports_what_a_run_made(tmp_path, capsys):
+    import json
+
+    from training.cli import main
+
+    run = tmp_path / "run"
+    fits = run / "fits_20_20"
+    fits.mkdir(parents=True)
+    for cell_id, evr in ((1, 0.2), (2, 0.6), (3, 0.9), (4, 0.8)):
+        (fits / f"{cell_id}.json").write_text(json.dumps({"cell_id": cell_id, "bin_size": 20, "actv_bin_size": 20, "status": "ok", "test_evr": evr}))
+    (fits / "5.json").write_text(json.dumps({"cell_id": 5, "bin_size": 20, "actv_bin_size": 20, "status": "failed", "test_evr": None}))
+    (run / "net").mkdir()
+    (run / "net" / "result.json").write_text(json.dumps({"test_accuracy": 0.8125, "model": "m", "epochs_this_run": 2, "wall_time_s": 3.0}))
+    models = tmp_path / "sm" / "lmnist" / "1"
+    models.mkdir(parents=True)
+    (models / "manifest.json").write_text(json.dumps({"kind": "lmnist", "training": {"test_accuracy": 0.8125}}))
+    assert main(["summary", str(run), "--saved-models", str(tmp_path / "sm")]) == 0
+    out = capsys.readouterr().out
+    assert "fits_20_20       5 cells fitted,   4 ok, median test EVR 0.700" in out  # median of 0.2, 0.6, 0.8, 0.9
+    assert "net                  test accuracy 0.812 (m, 2 epochs, 3 s)" in out
+    assert "lmnist: test accuracy 0.812" in out
+    assert main(["summary", str(tmp_path / "missing")]) == 2

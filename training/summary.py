@@ -3,6 +3,8 @@
 import glob
 import os
 
+import numpy as np
+
 
 def add_arguments(parser):
     parser.add_argument("folder", help="the run's output folder (e.g. demo_output)")
@@ -16,8 +18,8 @@ def _fits(folder):
     for fits_dir in sorted(glob.glob(os.path.join(folder, "fits_*"))):
         fits = read_fits([fits_dir])
         ok = [f for f in fits if f.get("status") == "ok" and f.get("test_evr") is not None]
-        evrs = sorted(f["test_evr"] for f in ok)
-        median = evrs[len(evrs) // 2] if evrs else float("nan")
+        # the median as `gfr build-dataset` prints it
+        median = float(np.median([f["test_evr"] for f in ok])) if ok else float("nan")
         rows.append(f"  {os.path.basename(fits_dir):<14} {len(fits):>3} cells fitted, {len(ok):>3} ok, median test EVR {median:.3f}")
     return rows
 

@@ -103,7 +103,8 @@ def _run_result(source):
     path = os.path.join(source, "result.json") if source and os.path.isdir(source) else None
     if not path or not os.path.exists(path):
         return None
-    return {key: read_json(path).get(key) for key in _RESULT_FIELDS}
+    result = read_json(path)
+    return {key: result.get(key) for key in _RESULT_FIELDS}
 
 
 def export_lmnist(model, base_dir="saved_models", source=None, model_name="lmnist"):
