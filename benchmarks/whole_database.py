@@ -169,7 +169,7 @@ def main(argv=None):
     record = {"cells": args.cells, "config": config.to_dict(), "chunk_size": args.chunk_size or args.cells,
               "machine": machine(), "write_seconds": write_seconds, "read_seconds": reading_seconds(paths),
               "configurations": [], "fit_seconds": 0.0, "tensorflow_imported": False}
-    print(markdown(record), flush=True)
+    print("\n".join(markdown(record).splitlines()[:2]), flush=True)  # the cells and the file times; rows follow
     for bin_size, actv in pairs:
         out = os.path.join(args.out, f"fits_{bin_size}_{actv}")
         summary = fit_folder(processed, out, bin_size, actv, config, chunk_size=record["chunk_size"])
