@@ -10,8 +10,9 @@
 #     scan_ceiling   plain jax.lax.scan of the recurrence vs the engine's epoch      -> scan_ceiling.md
 #     fit_throughput cell-epochs/s at 1, 100, 1,000, 7,000 units                     -> fit_throughput.md
 #     lmnist         L-MNIST samples/s: GFR, SimpleRNN, GRU, LSTM under JAX          -> lmnist_throughput.md
-# and session.log (everything printed): 7 files, within the 8 the device tool returns. Limits total 560 s.
-# GFR_STEPS="scan_ceiling lmnist" runs only those steps; GFR_SMALL=1 shrinks every size (a CPU check).
+# and session.log (everything printed): 7 files, within the 8 the device tool returns. Limits total 570 s.
+# GFR_STEPS="scan_ceiling lmnist" runs only those steps; GFR_ARGS_<STEP> replaces a step's arguments
+# (e.g. GFR_ARGS_WHOLE_DATABASE="--cells 1000"); GFR_SMALL=1 shrinks every size (a CPU check, limits x3).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_session}
@@ -34,15 +35,19 @@ export PYTHONPATH="$PWD:${PYTHONPATH:-}"  # gfr_keras and training from this tre
 if [ "${GFR_SMALL:-0}" = 1 ]; then
     SCAN="--cells 20 --repeats 2 --engine-epochs 3"; THROUGHPUT="--units 1 20 --epochs 3"
     DATABASE="--cells 12 --epochs 2 --activation-epochs 5"; LMNIST="--n-nodes 32 --steps 2 --rounds 1"
+    SCALE=${GFR_LIMIT_SCALE:-3}  # a loaded 2-core CPU takes longer for the small sizes than a GPU machine for the full ones
 else
     SCAN="--cells 1000 2048 7000"; THROUGHPUT="--units 1 100 1000 7000 --epochs 6"
     DATABASE="--cells 2333"; LMNIST="--n-nodes 256 --steps 20 --rounds 3"
 fi
+SCALE=${SCALE:-${GFR_LIMIT_SCALE:-1}}
+SCAN=${GFR_ARGS_SCAN_CEILING:-$SCAN}; THROUGHPUT=${GFR_ARGS_FIT_THROUGHPUT:-$THROUGHPUT}
+DATABASE=${GFR_ARGS_WHOLE_DATABASE:-$DATABASE}; LMNIST=${GFR_ARGS_LMNIST:-$LMNIST}
 
 step() {  # step NAME LIMIT_S OUTPUT_PATH COMMAND...: run it time-boxed, output to the log and to OUTPUT_PATH
     local name=$1 limit=$2 file=$3; shift 3
     case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
-    limit=$(eval echo "\${GFR_LIMIT_${name^^}:-$limit}")
+    limit=$(eval echo "\${GFR_LIMIT_${name^^}:-$((limit * SCALE))}")
     echo "=== $name (limit ${limit}s): $*  [$(date -u +%H:%M:%S)]" | tee -a "$LOG"
     local started=$SECONDS
     timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$file" >>"$LOG"
@@ -61,11 +66,11 @@ __import__('importlib.util').util.find_spec('tensorflow') is not None)"
 export -f environment; export PY  # `timeout` runs programs, not functions: bash -c environment
 
 rm -rf "$WORK"; mkdir -p "$WORK"
-step env 20 "$OUT/env.txt" bash -c environment
-step whole_database 345 "$WORK/whole_database.log" \
+step env 40 "$OUT/env.txt" bash -c environment
+step whole_database 320 "$WORK/whole_database.log" \
     $PY benchmarks/whole_database.py $DATABASE --no-tensorflow --out "$WORK/whole_database"
 cp "$WORK"/whole_database/whole_database.{json,md} "$OUT"/ 2>/dev/null
 step scan_ceiling 60 "$OUT/scan_ceiling.md" $PY benchmarks/scan_ceiling.py $SCAN
 step fit_throughput 75 "$OUT/fit_throughput.md" $PY benchmarks/fit_throughput.py $THROUGHPUT
-step lmnist 60 "$OUT/lmnist_throughput.md" $PY benchmarks/lmnist_throughput.py $LMNIST --models simple_rnn gru lstm gfr_default
+step lmnist 75 "$OUT/lmnist_throughput.md" $PY benchmarks/lmnist_throughput.py $LMNIST --models simple_rnn gru lstm gfr_default
 echo "session done after $SECONDS s; results in $OUT" | tee -a "$LOG"
