@@ -7,12 +7,8 @@ on them. `--model glif`: allensdk's GLIF cells at 10 kHz, the bank the shipped
 dataset was fitted on (`make shipped-dataset`).
 """
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-
-from tqdm import tqdm
 
 _MODULES = {"spiking": "gfr_keras.ephys.spiking_bank", "glif": "gfr_keras.ephys.synthetic"}
 _DEFAULT_RATE_HZ = {"spiking": 50_000, "glif": 10_000}
@@ -46,6 +42,11 @@ def _batches(rows, batch, workers):
 
 
 def _simulate(args, todo, rate):
+    import multiprocessing  # imported here: `gfr --help` loads every stage's module
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
     batches = _batches(todo, args.batch if args.model == "spiking" else 1, args.workers)
     progress = tqdm(total=len(todo), desc="synth-cells", unit="cell")
     if todo and args.workers <= 1:
