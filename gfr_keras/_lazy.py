@@ -62,27 +62,49 @@ def register_keras_classes():
 
 
 class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
-    """Finds `keras` as the other finders do, and registers gfr-keras's classes once it has run."""
+    """Registers gfr-keras's classes once Keras is imported and no gfr_keras module is half-imported.
+
+    Keras may be imported by the user (`import keras`) or by a gfr_keras module that
+    needs it (`gk.GFR` imports `gfr_keras.neurons.layer`, which imports Keras). In the
+    second case the class modules cannot be imported yet (they import that half-done
+    module), so registration waits until the outermost gfr_keras import has finished.
+    The finder only wraps the loaders of `keras` and `gfr_keras.*`; other finders
+    locate the modules.
+    """
+
+    def __init__(self):
+        self.depth = 0  # gfr_keras modules being imported, nested
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != "keras":
+        if fullname != "keras" and not fullname.startswith("gfr_keras."):
             return None
-        sys.meta_path.remove(self)  # once only; the real finders locate Keras
-        spec = importlib.util.find_spec("keras")
-        if spec is None or spec.loader is None:
+        for finder in sys.meta_path:
+            spec = None if finder is self else finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        run_keras = spec.loader.exec_module  # this loader serves keras/__init__.py alone
+        run_module = spec.loader.exec_module  # a source loader serves one module
 
         def exec_module(module):
-            run_keras(module)
-            register_keras_classes()
+            self.depth += fullname != "keras"
+            try:
+                run_module(module)
+            finally:
+                self.depth -= fullname != "keras"
+            self.register_when_ready()
 
         spec.loader.exec_module = exec_module
         return spec
 
+    def register_when_ready(self):
+        if self.depth == 0 and "keras" in sys.modules and self in sys.meta_path:
+            sys.meta_path.remove(self)  # once; the class modules below load without it
+            register_keras_classes()
+
 
 def register_keras_classes_with_keras():
-    """Register now if Keras is loaded (cheap then), else right after Keras is first imported."""
+    """Register now if Keras is loaded (cheap then), else as soon as Keras is imported (see above)."""
     if "keras" in sys.modules:
         register_keras_classes()
     elif not any(isinstance(finder, _RegisterAfterKeras) for finder in sys.meta_path):

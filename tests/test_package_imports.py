@@ -63,3 +63,18 @@ print(type(loaded.optimizer).__name__, type(loaded.get_layer("gfr_rnn")).__name_
     assert layer == "GFRNetworkRNN"
     assert optimizer == "ScaledAdam"  # the compiled optimizer (a registered class) came back as saved
     assert probabilities == saved
+
+
+def test_keras_classes_registered_when_a_gfr_keras_module_imports_keras_first():
+    """Keras imported by gfr_keras itself (half-way through `gfr_keras.neurons.layer`): every class
+    is registered once that import is done, with no circular import on the way."""
+    names = ["GFR", "GFRCell", "OneHot", "PolynomialActivation", "GFRModel", "GFRNetworkRNN", "ReadoutCrossentropy", "ScaledAdam"]
+    for first in ("import gfr_keras as gk; gk.GFR(3)", "from gfr_keras.neurons.layer import GFR"):
+        code = f"""
+import sys
+{first}
+assert "keras" in sys.modules
+import keras
+print([n for n in {names!r} if keras.saving.get_registered_object("gfr_keras>" + n) is None])
+"""
+        assert _python(code) == "[]", first
