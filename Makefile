@@ -33,8 +33,8 @@ demo: env
 	$(RUN) gfr train-network --epochs 6 --out demo_output/lmnist_default
 	$(RUN) gfr train-network --epochs 4 --neurons biological --dataset demo_output/gfr_dataset.json \
 		--sample-with-replacement --freeze-neurons --out demo_output/lmnist_biological
-	$(RUN) gfr export lmnist --run demo_output/lmnist_default --out saved_models
-	$(RUN) gfr export gfr-neurons --dataset demo_output/gfr_dataset.json --configuration 20,20 --out saved_models
+	$(RUN) gfr export lmnist gfr-neurons --run demo_output/lmnist_default \
+		--dataset demo_output/gfr_dataset.json --configuration 20,20 --out saved_models
 	$(RUN) gfr summary demo_output --saved-models saved_models
 
 # Everything under the TensorFlow backend, then the backend-agnostic tests under JAX.

@@ -36,7 +36,7 @@ def test_gfr_console_script_is_installed():
     from training.cli import STAGES
 
     listed = result.stdout.split("positional arguments:")[1]
-    assert all(f"\n    {name}" in listed for name, _ in STAGES), result.stdout
+    assert all(f"\n    {name}" in listed for name, _, _ in STAGES), result.stdout
 
 
 def _options(parser):
@@ -71,16 +71,34 @@ def test_every_command_has_a_description():
         assert sub.description and len(sub.description) > 20, name
 
 
+def _last_line_without_tensorflow(code):
+    """Run `code` in a fresh interpreter, check it never imported TensorFlow or Keras; its last line."""
+    code += "; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'"
+    result = subprocess.run([sys.executable, "-c", "import sys; " + code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 def test_help_and_argument_errors_do_not_import_tensorflow():
     """`gfr --help`, `gfr fit --help` and an argument error answer without loading TensorFlow."""
     code = (
-        "import sys; from training.cli import main; "
-        "codes = [main(['--help']), main(['fit', '--help']), main(['fit', '--bin-size', 'x'])]; "
-        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'; print(codes)"
+        "from training.cli import main; "
+        "print([main(['--help']), main(['fit', '--help']), main(['fit', '--bin-size', 'x'])])"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[0, 0, 2]"
+    assert _last_line_without_tensorflow(code) == "[0, 0, 2]"
+
+
+def test_stages_without_keras_run_without_tensorflow(tmp_path):
+    """`gfr summary` and `gfr build-dataset` (as `synth-cells` and `preprocess`) never load TensorFlow."""
+    (tmp_path / "run" / "fits_20_20").mkdir(parents=True)
+    code = (
+        "from training.cli import main, STAGES; "
+        f"codes = [main(['summary', r'{tmp_path / 'run'}', '--saved-models', r'{tmp_path}']), "
+        f"main(['build-dataset', '--fits', r'{tmp_path / 'missing'}', '--out', r'{tmp_path / 'd.json'}'])]; "
+        "import gfr_keras.ephys.spiking_bank, gfr_keras.ephys.synthetic, gfr_keras.ephys.pipeline; "
+        "print(codes, sorted(name for name, _, keras in STAGES if not keras))"
+    )
+    assert _last_line_without_tensorflow(code) == "[0, 2] ['build-dataset', 'preprocess', 'summary', 'synth-cells']"
 
 
 def test_the_cli_hides_tensorflow_start_up_lines(tmp_path):

@@ -14,7 +14,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 import gfr_keras as gk
 from gfr_keras.serving.export import export_gfr_neurons, export_lmnist
 from gfr_keras.network import build_gfr_network
-from gfr_keras.serving.client import grpc_request, rest_body, run_grpc_request, run_rest_body
+from gfr_keras.serving.client import grpc_request, predict, rest_body, run_grpc_request, run_rest_body
 
 ROOT = Path(__file__).resolve().parents[1]
 PY_FUNC_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
@@ -161,21 +161,61 @@ def test_bad_requests_raise_clear_errors(exports):
     assert neurons.signatures["simulate"](current_pa=tf.constant(currents()))["rate_per_ms"].shape == (2, 60, 3)
 
 
-def test_endpoints_take_float64_and_a_shared_current(exports):
-    """numpy's float64 works through the loaded endpoints; [batch, time, 1] drives every neuron."""
+def test_endpoints_take_any_numbers_and_a_shared_current(exports):
+    """float64 (numpy's default), float16 and integer inputs work through the loaded endpoints
+    (cast to float32); [batch, time, 1] drives every neuron."""
     neurons = tf.saved_model.load(str(exports["gfr_neurons"]))
-    x = currents()
+    x = np.round(currents())  # whole pA, so every dtype below holds the same values
     as_float32 = neurons.simulate(tf.constant(x))["rate_per_ms"].numpy()
-    as_float64 = neurons.simulate(x.astype(np.float64))["rate_per_ms"].numpy()
-    np.testing.assert_array_equal(as_float32, as_float64)
+    for dtype in ("float64", "int64", "int32"):
+        np.testing.assert_array_equal(neurons.simulate(x.astype(dtype))["rate_per_ms"].numpy(), as_float32, err_msg=dtype)
+    first = neurons.step(x[:, :30].astype("int64"), np.zeros((2, 3)), np.zeros((2, 24)))  # float64 states
+    then = neurons.step(x[:, 30:], first["rate_state"], first["trace_state"])  # float32 states, as returned
+    np.testing.assert_allclose(np.concatenate([first["rate_per_ms"], then["rate_per_ms"]], axis=1), as_float32, rtol=1e-6, atol=1e-9)
     shared = x[:, :, :1]
     broadcast = neurons.simulate(tf.constant(np.repeat(shared, 3, axis=2)))["rate_per_ms"].numpy()
     np.testing.assert_allclose(neurons.simulate(tf.constant(shared))["rate_per_ms"].numpy(), broadcast, rtol=1e-6)
     lmnist = tf.saved_model.load(str(exports["lmnist"]))
-    np.testing.assert_allclose(
-        lmnist.serving_default(images().astype(np.float64))["probabilities"].numpy(),
-        lmnist.serving_default(tf.constant(images()))["probabilities"].numpy(), rtol=1e-6,
-    )
+    expected = lmnist.serving_default(tf.constant(images()))["probabilities"].numpy()
+    for dtype in ("float64", "float16"):
+        got = lmnist.serving_default(images().astype(dtype))["probabilities"].numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == "float64" else 1e-2, atol=1e-3, err_msg=dtype)
+    binary = (images() > 0.5).astype("uint8")
+    np.testing.assert_array_equal(lmnist.serving_default(binary)["probabilities"].numpy(),
+                                  lmnist.serving_default(binary.astype("float32"))["probabilities"].numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images: values must lie in \[0, 1\]"):
+        lmnist.serving_default((255 * images()).astype("uint8"))  # 0-255 pixels: the error says what to send
+
+
+def test_signatures_get_float32_or_an_error_naming_the_input(exports):
+    """The signatures (what TF Serving feeds) take float32; the client helpers cast numbers and
+    name the input they refuse, where TensorFlow itself says only "input #0 ... double tensor"."""
+    neurons = tf.saved_model.load(str(exports["gfr_neurons"]))
+    lmnist = tf.saved_model.load(str(exports["lmnist"]))
+    x = np.round(currents())
+    expected = neurons.signatures["simulate"](current_pa=tf.constant(x))["rate_per_ms"].numpy()
+    for dtype in ("float64", "int64", "int32"):
+        np.testing.assert_array_equal(predict(neurons, "simulate", {"current_pa": x.astype(dtype)})["rate_per_ms"], expected)
+    with pytest.raises(TypeError, match=r"current_pa: expected numbers \(sent as float32\), got dtype <U"):
+        predict(neurons, "simulate", {"current_pa": [[["a"]]]})
+    with pytest.raises(TypeError, match="images: expected numbers"):
+        predict(lmnist, "serving_default", {"images": images() > 0.5})
+    with pytest.raises(ValueError, match=r"step: unknown inputs \['rate'\], missing inputs \['rate_state', 'trace_state'\]"):
+        predict(neurons, "step", {"current_pa": x, "rate": x})
+    with pytest.raises(KeyError, match="signature 'predict': the model has"):
+        predict(neurons, "predict", {"current_pa": x})
+    # REST: JSON numbers of any kind; gRPC: grpc_request sends float32 whatever it is given.
+    via_rest = run_rest_body(neurons, rest_body("simulate", {"current_pa": x.astype("int64")}))
+    np.testing.assert_array_equal(via_rest["rate_per_ms"], expected)
+    request = grpc_request("gfr_neurons", "simulate", {"current_pa": x.astype("float64")})
+    assert request.inputs["current_pa"].dtype == tf.float32.as_datatype_enum
+    np.testing.assert_array_equal(run_grpc_request(neurons, request)["rate_per_ms"], expected)
+    with pytest.raises(TypeError, match="images: expected numbers"):
+        rest_body("serving_default", {"images": [["white"]]})
+    # A request built by hand with float64 tensors: the server refuses it; the runner names the input.
+    request.inputs["current_pa"].CopyFrom(tf.make_tensor_proto(x.astype("float64")))
+    with pytest.raises(TypeError, match=r"current_pa: the signature 'simulate' takes float32, the request sends float64"):
+        run_grpc_request(neurons, request)
 
 
 def test_gfr_export_command_in_a_fresh_process(exports, tmp_path):

@@ -133,7 +133,9 @@ def test_max_firing_rate_matches_the_simulated_spikes(bank, processed):
 
 def _run_preprocess(manifest, out):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    command = [sys.executable, "-m", "training.cli", "preprocess", "--manifest", str(manifest), "--out", str(out)]
+    # One process: a SIGKILL of the command leaves worker processes to finish (and atomically
+    # write) the cell they hold, so the files at the kill would not be the files the rerun skips.
+    command = [sys.executable, "-m", "training.cli", "preprocess", "--manifest", str(manifest), "--out", str(out), "--workers", "1"]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -131,6 +131,11 @@ def test_index_lists_filters_and_sorts(fixture, page):
     assert sorted(_row_ids(page)) == expected
     assert page.text_content("#count").startswith(f"{len(expected)} of {N_CELLS}")
     assert page.evaluate("window.GFR_LAST_FILTER_MS") < 200
+    # The histograms count cells: with a few cells left, the count axis still has whole numbers only.
+    y_ticks = page.eval_on_selector_all(
+        "#fig-evr text.tick[text-anchor=end], #fig-threshold_pa text.tick[text-anchor=end]", "ts => ts.map(t => t.textContent)"
+    )
+    assert len(y_ticks) >= 4 and all(float(t).is_integer() for t in y_ticks), y_ticks
 
     page.click("#clear")
     k = gk.CONFIGURATIONS.index((20, 20))

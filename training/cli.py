@@ -11,16 +11,17 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# (name, help, uses Keras): a stage without Keras never imports TensorFlow (5 to 8 s saved).
 STAGES = (
-    ("demo", "drive the reference neurons with a test current; print rates, plot"),
-    ("synth-cells", "write an offline CellTypesCache of synthetic cells built from real Allen cells"),
-    ("preprocess", "bin Allen recordings (read with allensdk) into one HDF5 file per cell"),
-    ("fit", "fit GFR neurons to processed cells, a population at a time"),
-    ("build-dataset", "merge fits into the JSON parameter dataset"),
-    ("train-network", "line-by-line MNIST with GFR neurons (or a Keras baseline)"),
-    ("export", "SavedModels for TF Serving (lmnist, gfr-neurons)"),
-    ("report", "a static, offline dataset explorer: index and one page per cell"),
-    ("summary", "what a pipeline run made, where, and its headline numbers"),
+    ("demo", "drive the reference neurons with a test current; print rates, plot", True),
+    ("synth-cells", "write an offline CellTypesCache of synthetic cells built from real Allen cells", False),
+    ("preprocess", "bin Allen recordings (read with allensdk) into one HDF5 file per cell", False),
+    ("fit", "fit GFR neurons to processed cells, a population at a time", True),
+    ("build-dataset", "merge fits into the JSON parameter dataset", False),
+    ("train-network", "line-by-line MNIST with GFR neurons (or a Keras baseline)", True),
+    ("export", "SavedModels for TF Serving (lmnist, gfr-neurons)", True),
+    ("report", "a static, offline dataset explorer: index and one page per cell", True),
+    ("summary", "what a pipeline run made, where, and its headline numbers", False),
 )
 
 
@@ -48,11 +49,11 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     import importlib
 
-    for name, help_text in STAGES:
+    for name, help_text, uses_keras in STAGES:
         module = importlib.import_module(f"training.{name.replace('-', '_')}")
         stage = commands.add_parser(name, help=help_text, description=module.__doc__, formatter_class=_HelpFormatter)
         module.add_arguments(stage)
-        stage.set_defaults(handler=module.run)
+        stage.set_defaults(handler=module.run, uses_keras=uses_keras)
     return parser
 
 
@@ -88,7 +89,7 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # --help, or an argument error already printed by argparse
         return exit.code
-    if os.environ.get("GFR_VERBOSE_STARTUP") != "1":
+    if args.uses_keras and os.environ.get("GFR_VERBOSE_STARTUP") != "1":
         _load_libraries()
     try:
         return args.handler(args)

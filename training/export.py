@@ -4,7 +4,7 @@ import os
 
 
 def add_arguments(parser):
-    parser.add_argument("kind", choices=("lmnist", "gfr-neurons"), help="what to export")
+    parser.add_argument("kind", nargs="+", choices=("lmnist", "gfr-neurons"), help="what to export (both: one process)")
     parser.add_argument("--run", help="lmnist: a `gfr train-network` RUN_DIR (its best.keras)")
     parser.add_argument("--dataset", help="gfr-neurons: the dataset JSON (default: the shipped one)")
     parser.add_argument("--configuration", default="20,20", help="gfr-neurons: bin,activation-bin (default: %(default)s)")
@@ -12,31 +12,39 @@ def add_arguments(parser):
     parser.add_argument("--out", default="saved_models", help="base folder (default: %(default)s)")
 
 
-def run(args):
+def _export_lmnist(args):
+    import keras
+
+    from gfr_keras.serving.export import export_lmnist
+
+    if not args.run:
+        raise ValueError("lmnist: --run RUN_DIR is required")
+    path = os.path.join(args.run, "best.keras")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--run: {path} does not exist (train with `gfr train-network --out {args.run}`)")
+    return export_lmnist(keras.saving.load_model(path), args.out, source=os.path.abspath(args.run))
+
+
+def _export_gfr_neurons(args):
     from gfr_keras.dataset import SHIPPED_DATASET_PATH, load_dataset, lookup_records
     from gfr_keras.neurons.timescales import parse_configuration
-    from gfr_keras.serving.export import export_gfr_neurons, export_lmnist
+    from gfr_keras.serving.export import export_gfr_neurons
 
-    if args.kind == "lmnist":
-        import keras
+    dataset = args.dataset or os.fspath(SHIPPED_DATASET_PATH)
+    try:
+        bin_size, activation_bin_size = parse_configuration(args.configuration)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
+    frames = load_dataset(dataset)
+    cell_ids = args.cell_ids or frames[(bin_size, activation_bin_size)]["cell_id"].tolist()
+    if not cell_ids:
+        raise ValueError(f"--configuration {args.configuration}: no cells in {dataset}")
+    records = lookup_records(frames, cell_ids, bin_size, activation_bin_size)
+    return export_gfr_neurons(records, dataset, args.out)
 
-        if not args.run:
-            raise ValueError("lmnist: --run RUN_DIR is required")
-        path = os.path.join(args.run, "best.keras")
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"--run: {path} does not exist (train with `gfr train-network --out {args.run}`)")
-        written = export_lmnist(keras.saving.load_model(path), args.out, source=os.path.abspath(args.run))
-    else:
-        dataset = args.dataset or os.fspath(SHIPPED_DATASET_PATH)
-        try:
-            bin_size, activation_bin_size = parse_configuration(args.configuration)
-        except ValueError as error:
-            raise ValueError(f"--{error}") from None
-        frames = load_dataset(dataset)
-        cell_ids = args.cell_ids or frames[(bin_size, activation_bin_size)]["cell_id"].tolist()
-        if not cell_ids:
-            raise ValueError(f"--configuration {args.configuration}: no cells in {dataset}")
-        records = lookup_records(frames, cell_ids, bin_size, activation_bin_size)
-        written = export_gfr_neurons(records, dataset, args.out)
-    print(f"exported {written}")
+
+def run(args):
+    exporters = {"lmnist": _export_lmnist, "gfr-neurons": _export_gfr_neurons}
+    for kind in dict.fromkeys(args.kind):  # each kind once, in the order given
+        print(f"exported {exporters[kind](args)}")
     return 0

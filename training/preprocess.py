@@ -11,6 +11,7 @@ def add_arguments(parser):
     parser.add_argument("--out", required=True, help="PROCESSED_DIR for <cell_id>.h5, failures.csv, cell_ids.csv")
     parser.add_argument("--cell-ids", help="CSV of cell ids (one per line, or a 'cell_id' column); default: every cell of the cache")
     parser.add_argument("--plots", action="store_true", help="also write PROCESSED_DIR/plots/<cell_id>.png")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes; 1 works in this process")
     parser.add_argument(
         "--max-rate-sweeps",
         choices=["all", "fitted"],
@@ -25,18 +26,25 @@ def add_arguments(parser):
     )
 
 
+def _plot(plots_dir, cell):
+    from gfr_keras.plots import plot_processed_cell
+
+    plot_processed_cell(cell, os.path.join(plots_dir, f"{cell['cell_id']}.png"))
+
+
 def run(args):
+    import functools
+
     from gfr_keras.ephys.pipeline import preprocess_cells, read_cell_ids
 
-    on_cell = None
-    if args.plots:
-        from gfr_keras.plots import plot_processed_cell
-
-        on_cell = lambda cell: plot_processed_cell(cell, os.path.join(args.out, "plots", f"{cell['cell_id']}.png"))
+    if args.workers < 1:
+        raise ValueError(f"--workers: expected a positive number of processes, got {args.workers}")
+    # A module-level function (not a lambda): the worker processes receive it pickled.
+    on_cell = functools.partial(_plot, os.path.join(args.out, "plots")) if args.plots else None
     cell_ids = read_cell_ids(args.cell_ids) if args.cell_ids else None
     summary = preprocess_cells(
         args.manifest, args.out, cell_ids, keep_raw=args.plots, on_cell=on_cell, download=args.download,
-        max_rate_sweeps=args.max_rate_sweeps,
+        max_rate_sweeps=args.max_rate_sweeps, workers=args.workers,
     )
     done, skipped, failed, failures = summary["done"], summary["skipped"], summary["failed"], summary["failures"]
     missing_noise = sum(1 for c in failed if "Noise" in failures[c] and "missing stimulus" in failures[c])

@@ -3,8 +3,6 @@
 import glob
 import os
 
-import numpy as np
-
 
 def add_arguments(parser):
     parser.add_argument("folder", help="the run's output folder (e.g. demo_output)")
@@ -12,6 +10,8 @@ def add_arguments(parser):
 
 
 def _fits(folder):
+    import numpy as np
+
     from gfr_keras.dataset import read_fits
 
     rows = []

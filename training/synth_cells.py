@@ -7,12 +7,8 @@ on them. `--model glif`: allensdk's GLIF cells at 10 kHz, the bank the shipped
 dataset was fitted on (`make shipped-dataset`).
 """
 
-import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-
-from tqdm import tqdm
 
 _MODULES = {"spiking": "gfr_keras.ephys.spiking_bank", "glif": "gfr_keras.ephys.synthetic"}
 _DEFAULT_RATE_HZ = {"spiking": 50_000, "glif": 10_000}
@@ -33,10 +29,7 @@ def add_arguments(parser):
 def _write_batch(model, cache_dir, rows, sampling_rate_hz, seed):
     import importlib
 
-    from training.cli import native_stderr_silenced
-
-    with native_stderr_silenced():  # a spawned worker imports TensorFlow (through gfr_keras) afresh
-        module = importlib.import_module(_MODULES[model])
+    module = importlib.import_module(_MODULES[model])  # numpy, h5py and allensdk: no TensorFlow
     if model == "spiking":
         return module.write_cells(cache_dir, rows, sampling_rate_hz, seed)
     return [module.write_cell(cache_dir, row, sampling_rate_hz, seed) for row in rows]
@@ -49,14 +42,19 @@ def _batches(rows, batch, workers):
 
 
 def _simulate(args, todo, rate):
+    import multiprocessing  # imported here: `gfr --help` loads every stage's module
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
     batches = _batches(todo, args.batch if args.model == "spiking" else 1, args.workers)
     progress = tqdm(total=len(todo), desc="synth-cells", unit="cell")
     if todo and args.workers <= 1:
-        for batch in batches:  # in this process: no second TensorFlow import (e.g. from a notebook)
+        for batch in batches:  # in this process (e.g. from a notebook): no worker start-up
             _write_batch(args.model, args.out, batch, rate, args.seed)
             progress.update(len(batch))
     elif todo:
-        # spawn: the workers must not inherit the parent's TensorFlow threads.
+        # spawn: the workers must not inherit a parent's TensorFlow threads (a notebook's, say).
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, args.workers), mp_context=context) as pool:
             futures = {pool.submit(_write_batch, args.model, args.out, b, rate, args.seed): len(b) for b in batches}

@@ -6,24 +6,21 @@ Layering: imports `gfr_keras.neurons` (to validate parameters and build models)
 and the base modules; never `ephys`, `fitting`, `network` or `serving`.
 """
 
-from gfr_keras.dataset.build import build_records, format_table
-from gfr_keras.dataset.fits import FitStatus, read_fits
-from gfr_keras.dataset.filters import MAX_TRAIN_LOSS, MIN_VAL_EVR, passes_filters
-from gfr_keras.dataset.frames import load_dataset
-from gfr_keras.dataset.lookup import GFRModel, load_gfr_model, lookup_records, population_from_records
-from gfr_keras.dataset.metrics import (
-    explained_variance,
-    explained_variance_ratio,
-    quantize_rates,
-    quantized_explained_variance_ratio,
-)
-from gfr_keras.dataset.records import (
-    COLUMNS,
-    REFERENCE_DATASET_PATH,
-    SHIPPED_DATASET_PATH,
-    DatasetError,
-    read_dataset,
-    validate_record,
-    write_dataset,
-)
-from gfr_keras.dataset.table import parameter_table
+# Imported on first use (gfr_keras._lazy): records, fits and filters need no Keras.
+from gfr_keras._lazy import lazy_attributes
+
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, {
+    "gfr_keras.dataset.build": ("build_records", "format_table"),
+    "gfr_keras.dataset.fits": ("FitStatus", "read_fits"),
+    "gfr_keras.dataset.filters": ("MAX_TRAIN_LOSS", "MIN_VAL_EVR", "passes_filters"),
+    "gfr_keras.dataset.frames": ("load_dataset",),
+    "gfr_keras.dataset.lookup": ("GFRModel", "load_gfr_model", "lookup_records", "population_from_records"),
+    "gfr_keras.dataset.metrics": (
+        "explained_variance", "explained_variance_ratio", "quantize_rates", "quantized_explained_variance_ratio",
+    ),
+    "gfr_keras.dataset.records": (
+        "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "read_dataset",
+        "validate_record", "write_dataset",
+    ),
+    "gfr_keras.dataset.table": ("parameter_table",),
+})

@@ -1,7 +1,8 @@
 """An offline cell bank: GLIF neurons built from real Allen cells, recorded like Allen cells.
 
-Each synthetic cell is allensdk's own GLIF model (`GlifNeuron`, leaky
-integrate-and-fire with two after-spike currents) whose input resistance,
+Each synthetic cell is allensdk's GLIF model (`GlifNeuron`'s configuration, leaky
+integrate-and-fire with two after-spike currents; all sweeps of a cell simulated
+at once by `glif_batch`, equal to `GlifNeuron.run`) whose input resistance,
 membrane time constant, rheobase and f-I slope are those of one real cell of
 the Allen Cell Types Database (the shipped metadata table). It keeps that
 cell's id, species and cre line. An Ornstein-Uhlenbeck noise current inside the
@@ -21,6 +22,7 @@ import pandas as pd
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.allen_stimuli import pink_noise
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS
+from gfr_keras.ephys.glif_batch import run_glif_sweeps
 from gfr_keras.ephys.nwb import write_nwb
 
 ALLEN_METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
@@ -96,13 +98,6 @@ def glif_config(features, dt_s, fast_asc_pa=0.0):
     }
 
 
-def _run_glif(config, current_pa):
-    from allensdk.model.glif.glif_neuron import GlifNeuron
-
-    neuron = GlifNeuron.from_dict(config)
-    return neuron.run(np.asarray(current_pa, dtype=np.float64) * 1e-12)
-
-
 def calibrate_fast_asc(features, dt_s):
     """Fast after-spike current (pA) that gives the real cell's f-I slope 100 pA above rheobase.
 
@@ -113,7 +108,7 @@ def calibrate_fast_asc(features, dt_s):
     step = np.full(int(1.0 / dt_s), features["rheobase_pa"] + 100.0)
 
     def rate(amplitude):
-        out = _run_glif(glif_config(features, dt_s, amplitude), step)
+        out = run_glif_sweeps([glif_config(features, dt_s, amplitude)], [step])[0]
         return len(out["grid_spike_times"]) / 1.0
 
     low, high = -2000.0, 0.0  # pA: strong to no adaptation current
@@ -194,10 +189,11 @@ def simulate_cell(row, sampling_rate_hz=10_000, seed=0):
     fast_asc = calibrate_fast_asc(features, dt_s)
     config = glif_config(features, dt_s, fast_asc)
     rng = np.random.default_rng([seed, int(row["specimen__id"])])
+    stimuli = protocol(features, sampling_rate_hz)
+    noises = [ou_noise(len(current_pa), dt_s, 0.1 * features["rheobase_pa"], 0.005, rng) for _, current_pa, _ in stimuli]
+    outputs = run_glif_sweeps([config] * len(stimuli), [current_pa + noise for (_, current_pa, _), noise in zip(stimuli, noises)])
     sweeps = []
-    for number, (name, current_pa, amplitude) in enumerate(protocol(features, sampling_rate_hz)):
-        noise = ou_noise(len(current_pa), dt_s, 0.1 * features["rheobase_pa"], 0.005, rng)
-        out = _run_glif(config, current_pa + noise)
+    for number, ((name, current_pa, amplitude), out) in enumerate(zip(stimuli, outputs)):
         voltage_mv = features["vrest_mv"] + 1e3 * out["voltage"]
         voltage_mv[np.isnan(voltage_mv)] = 20.0  # the cut spike: depolarized
         if name == "Ramp":

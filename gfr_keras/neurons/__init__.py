@@ -8,10 +8,15 @@ Layering: imports only Keras, numpy and `gfr_keras.units`/`gfr_keras.io_utils`;
 every other subpackage may import it, it imports none of them.
 """
 
-from gfr_keras.neurons.activation import PolynomialActivation
-from gfr_keras.neurons.cell import GFRCell
-from gfr_keras.neurons.initializers import OneHot
-from gfr_keras.neurons.kernels import kernel_over_time
-from gfr_keras.neurons.layer import GFR
-from gfr_keras.neurons.params import ParameterError, fresh_params, validate_params
-from gfr_keras.neurons.timescales import CONFIGURATIONS, decay_rates
+# Imported on first use (gfr_keras._lazy): the time scales and parameter checks need no Keras.
+from gfr_keras._lazy import lazy_attributes
+
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, {
+    "gfr_keras.neurons.activation": ("PolynomialActivation",),
+    "gfr_keras.neurons.cell": ("GFRCell",),
+    "gfr_keras.neurons.initializers": ("OneHot",),
+    "gfr_keras.neurons.kernels": ("kernel_over_time",),
+    "gfr_keras.neurons.layer": ("GFR",),
+    "gfr_keras.neurons.params": ("ParameterError", "fresh_params", "validate_params"),
+    "gfr_keras.neurons.timescales": ("CONFIGURATIONS", "decay_rates"),
+})

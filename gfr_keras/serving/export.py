@@ -7,6 +7,7 @@ signatures, git commit). The graphs hold only stock TensorFlow ops, so
 """
 
 import hashlib
+import inspect
 import os
 import shutil
 import subprocess
@@ -71,17 +72,34 @@ def _write(archive, base_dir, model_name, manifest, assets=()):
     return final
 
 
-def _add_endpoint(archive, name, fn, specs):
-    """Add `fn` as endpoint `name`, taking float32 (the signature TF Serving sees) or float64.
+# What a Python caller of the loaded model may send besides float32: numpy's float64, half
+# floats, integer currents (pA) or pixel values. Each is cast to float32 before the checks.
+_CAST_DTYPES = ("float64", "float16", "int64", "int32", "uint8")
 
-    Both are traced, so a Python caller of the loaded model may send float64 arrays
-    (numpy's default) as well; the first trace, float32, is what `signatures` exposes.
+
+def _add_endpoint(archive, name, fn, specs):
+    """Add `fn` as endpoint `name`: float32 inputs (the signature TF Serving sees), other numbers cast.
+
+    `fn` is traced once, for float32; the endpoint around it casts first, so
+    `loaded.<name>(x)` works for a first input (`images`, `current_pa`) of any
+    dtype of `_CAST_DTYPES`, and states (`step`) of float32 (as the endpoint
+    returns them) or float64 (`np.zeros`). The all-float32 trace comes first: it
+    is what `loaded.signatures[name]` exposes.
     """
     import tensorflow as tf
 
-    function = tf.function(fn)
-    for dtype in (tf.float32, tf.float64):
-        function.get_concrete_function(*[tf.TensorSpec(s.shape, dtype, name=s.name) for s in specs])
+    core = tf.function(fn, input_signature=[tf.TensorSpec(s.shape, tf.float32, name=s.name) for s in specs])
+    parameters = inspect.signature(fn)
+
+    def endpoint(*args, **kwargs):
+        return core(*[tf.cast(x, tf.float32) for x in parameters.bind(*args, **kwargs).args])
+
+    endpoint.__signature__ = parameters  # the inputs keep their names (`images`, `current_pa`, ...)
+    function = tf.function(endpoint)
+    for first in ("float32", *_CAST_DTYPES):
+        for rest in ("float32", "float64")[: 2 if len(specs) > 1 else 1]:
+            dtypes = [first] + [rest] * (len(specs) - 1)
+            function.get_concrete_function(*[tf.TensorSpec(s.shape, d, name=s.name) for s, d in zip(specs, dtypes)])
     archive.add_endpoint(name, function)
 
 
@@ -92,7 +110,7 @@ def _check(tensor, shape, name, finite=True):
     tensor = tf.ensure_shape(tensor, shape, name=f"check_{name}")
     if finite:  # check_numerics returns its input, so every later op waits for the check
         tensor = tf.debugging.check_numerics(tensor, message=f"{name}: contains NaN or infinity")
-    return tf.cast(tensor, tf.float32)
+    return tensor
 
 
 _RESULT_FIELDS = ("model", "neurons", "freeze_neurons", "protocol", "data", "epochs", "test_accuracy", "best_val_accuracy", "train_accuracy")
@@ -192,7 +210,9 @@ def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_nam
         `[batch, units * n]` (zeros to start) -> `rate_per_ms`, `rate_state`,
         `trace_state`: chunk by chunk, a client gets exactly the rates of one long
         `simulate` call; the server keeps no state.
-    NaN or infinite inputs are rejected with an error naming the input.
+    NaN or infinite inputs are rejected with an error naming the input. The
+    signatures take float32 (what TF Serving feeds); the endpoints
+    (`loaded.simulate(x)`) also take float64, float16 and integers.
 
     The dataset JSON is copied to `<version>/assets/gfr_dataset.json` and to
     `base_dir/gfr_dataset.json` (the current one).

@@ -24,10 +24,11 @@
     return String(parseFloat(value.toPrecision(4)));
   }
 
-  function niceTicks(lo, hi, count) {
+  function niceTicks(lo, hi, count, integer) {
     var span = hi - lo, step = Math.pow(10, Math.floor(Math.log10(span / count)));
     var err = (count * step) / span;
     if (err <= 0.15) step *= 10; else if (err <= 0.35) step *= 5; else if (err <= 0.75) step *= 2;
+    if (integer && step < 1) step = 1;  // counts of cells: no 2.5 cells on an axis
     var ticks = [];
     for (var t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) ticks.push(Math.abs(t) < step * 1e-9 ? 0 : t);
     return ticks;
@@ -81,7 +82,7 @@
         var label = spec.categories ? spec.categories[Math.floor(t)] : fmt(t);
         el("text", { x: sx(t), y: H - M.bottom + 14, class: "tick", "text-anchor": "middle" }, axes).textContent = label;
       });
-      niceTicks(view.y0, view.y1, 5).forEach(function (t) {
+      niceTicks(view.y0, view.y1, 5, spec.yUnit === "count").forEach(function (t) {
         el("line", { x1: M.left, x2: W - M.right, y1: sy(t), y2: sy(t), class: "grid" }, axes);
         el("text", { x: M.left - 5, y: sy(t) + 3, class: "tick", "text-anchor": "end" }, axes).textContent = fmt(t);
       });

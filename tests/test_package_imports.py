@@ -1,0 +1,80 @@
+"""`import gfr_keras` is light (names imported on first use) and `.keras` files still load.
+
+Each check runs in a fresh interpreter: the test process itself has Keras loaded.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _python(code, timeout=300):
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_import_gfr_keras_and_keras_free_modules_do_not_import_tensorflow():
+    code = """
+import sys
+import gfr_keras as gk
+from gfr_keras.dataset import build_records, read_fits, read_dataset, MIN_VAL_EVR
+from gfr_keras.ephys import pipeline, spiking_bank, synthetic
+from gfr_keras.neurons import CONFIGURATIONS, validate_params
+records = gk.read_dataset(gk.SHIPPED_DATASET_PATH)
+assert gk.dataset.fits.FitStatus.OK and (20, 20) in CONFIGURATIONS and records
+assert "GFRCell" in dir(gk) and "GFRCell" in gk.__all__
+try:
+    gk.NoSuchName
+except AttributeError as error:
+    assert "NoSuchName" in str(error)
+print(sorted(m for m in ("keras", "tensorflow", "jax") if m in sys.modules))
+"""
+    assert _python(code) == "[]"
+
+
+def test_keras_files_load_when_keras_is_imported_after_gfr_keras(tmp_path):
+    """The user's `import gfr_keras` then `import keras`: the layers and ScaledAdam are registered."""
+    code = f"""
+import sys
+import gfr_keras as gk
+assert "keras" not in sys.modules
+import keras
+import numpy as np
+network = gk.build_gfr_network(6, seed=1)
+gk.compile_network(network)
+x = np.random.default_rng(0).uniform(size=(2, 28, 28)).astype("float32")
+network.save(r"{tmp_path / 'net.keras'}")
+expected = np.asarray(network(x)["probabilities"])
+print(expected.tolist())
+"""
+    saved = _python(code)
+    load = f"""
+import gfr_keras
+import keras
+import numpy as np
+loaded = keras.saving.load_model(r"{tmp_path / 'net.keras'}")
+x = np.random.default_rng(0).uniform(size=(2, 28, 28)).astype("float32")
+print(type(loaded.optimizer).__name__, type(loaded.get_layer("gfr_rnn")).__name__, np.asarray(loaded(x)["probabilities"]).tolist())
+"""
+    optimizer, layer, probabilities = _python(load).split(" ", 2)
+    assert layer == "GFRNetworkRNN"
+    assert optimizer == "ScaledAdam"  # the compiled optimizer (a registered class) came back as saved
+    assert probabilities == saved
+
+
+def test_keras_classes_registered_when_a_gfr_keras_module_imports_keras_first():
+    """Keras imported by gfr_keras itself (half-way through `gfr_keras.neurons.layer`): every class
+    is registered once that import is done, with no circular import on the way."""
+    names = ["GFR", "GFRCell", "OneHot", "PolynomialActivation", "GFRModel", "GFRNetworkRNN", "ReadoutCrossentropy", "ScaledAdam"]
+    for first in ("import gfr_keras as gk; gk.GFR(3)", "from gfr_keras.neurons.layer import GFR"):
+        code = f"""
+import sys
+{first}
+assert "keras" in sys.modules
+import keras
+print([n for n in {names!r} if keras.saving.get_registered_object("gfr_keras>" + n) is None])
+"""
+        assert _python(code) == "[]", first
