@@ -114,6 +114,19 @@ def test_fit_config_flags_are_booleans():
         FitConfig.from_dict({"retrain_model": 1}, "x.json")
 
 
+@pytest.mark.backend_agnostic
+def test_the_published_l0_penalty_leaves_the_fit_unchanged(cells):
+    """F11: `reg(p=0)` counts weights, its gradient is zero: C does nothing (L1 does act)."""
+    quick = {**QUICK, "hparams": [{"lr": 1e-2, "epochs": 4}]}
+    plain = fit_cells([cells[2]], 20, 20, config=quick)[0]
+    l0 = fit_cells([cells[2]], 20, 20, C=10.0, config={**quick, "penalty": "l0"})[0]
+    l1 = fit_cells([cells[2]], 20, 20, C=10.0, config=quick)[0]
+    np.testing.assert_array_equal(plain["params"]["a"], l0["params"]["a"])
+    assert not np.allclose(plain["params"]["a"], l1["params"]["a"])
+    with pytest.raises(ConfigError, match="'penalty'"):
+        FitConfig.from_dict({"penalty": "l2"})
+
+
 def test_keep_if_better_rule():
     old = {"status": "ok", "val_evr": 0.5}
     assert improves({"status": "ok", "val_evr": 0.6}, old)
@@ -167,3 +180,21 @@ def test_finetune_starts_from_the_saved_parameters(cells):
     # One more round of training from the saved fit ends elsewhere than from fresh weights.
     assert not np.allclose(tuned["params"]["a"], fresh["params"]["a"])
     assert tuned["train_losses"][0] <= fresh["train_losses"][0]
+
+
+def test_unused_sweeps_are_checked_as_published_on_request():
+    """P4: the published preprocessing bins every sweep, so a malformed one it cannot bin drops the cell."""
+    from gfr_keras.ephys.allen import CellProcessingError, process_cell
+    from test_preprocessing import RATE_HZ, _cell_sweeps, _FakeCache, _step
+
+    flat = _cell_sweeps()
+    flat[5] = ("Short Square", RATE_HZ, np.zeros(RATE_HZ), [])  # the current never changes
+    assert sorted(process_cell(_FakeCache(flat), 1)["sweeps"]) == [2, 3, 4]  # the project: an unused sweep is ignored
+    with pytest.raises(CellProcessingError, match=r"sweep 5, not used by the model: .*never changes"):
+        process_cell(_FakeCache(flat), 1, unused_sweeps="check")
+    late = _cell_sweeps()
+    late[1] = ("Test", RATE_HZ, _step(RATE_HZ), [0.1, 1.5])  # a spike after the 1 s recording
+    assert process_cell(_FakeCache(late), 1)["cell_id"] == 1
+    with pytest.raises(CellProcessingError, match=r"sweep 1 \(Test\): a spike at 1.5000 s is past the end"):
+        process_cell(_FakeCache(late), 1, unused_sweeps="check")
+    assert sorted(process_cell(_FakeCache(_cell_sweeps()), 1, unused_sweeps="check")["sweeps"]) == [2, 3, 4]

@@ -18,7 +18,7 @@ def add_arguments(parser):
         help="instead of the two sizes: several configurations in ms (e.g. 20,20 50,100), or 'all' for the six",
     )
     parser.add_argument("--degree", type=int, default=1, help="activation polynomial degree")
-    parser.add_argument("--C", type=float, default=0.0, help="L1 penalty on alpha and beta")
+    parser.add_argument("--C", type=float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
     parser.add_argument("--config", default="default", help="training protocol: a packaged config (default, test) or a JSON file")
     parser.add_argument(
         "--loss-on-padding", action="store_true",

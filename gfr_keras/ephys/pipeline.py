@@ -47,9 +47,10 @@ def open_manifest(manifest_path, download=False):
     return open_cache(manifest_path)
 
 
-def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps):
+def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore"):
     cell = process_cell(
-        cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps
+        cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps,
+        unused_sweeps=unused_sweeps,
     )
     if on_cell is not None:
         on_cell(cell)
@@ -57,7 +58,8 @@ def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweep
 
 
 def preprocess_cells(
-    manifest_path, out_dir, cell_ids=None, keep_raw=False, on_cell=None, download=False, max_rate_sweeps="all"
+    manifest_path, out_dir, cell_ids=None, keep_raw=False, on_cell=None, download=False, max_rate_sweeps="all",
+    unused_sweeps="ignore",
 ):
     """Bin every cell of a cache into `out_dir/<cell_id>.h5`.
 
@@ -70,6 +72,8 @@ def preprocess_cells(
         download: allow allensdk to go online when the manifest does not exist.
         max_rate_sweeps: "all" (default, as published) or "fitted": the sweeps
             whose spikes give gamma (see `process_cell`).
+        unused_sweeps: "ignore" (default) or "check": drop a cell whose unused
+            sweeps the published preprocessing could not bin (see `process_cell`).
 
     Returns:
         dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
@@ -92,7 +96,7 @@ def preprocess_cells(
             continue
         info = cells.get(cell_id, {"species": "", "cre_line": ""})
         try:
-            _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps)
+            _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps)
         except CellProcessingError as error:
             reason = str(error)
         except Exception as error:  # one bad cell must not stop the run

@@ -65,6 +65,9 @@ class FitConfig:
             successful fit keeps its activation g, is fitted again, and the new
             parameters replace the old only when its validation EVR improves
             (default false: a rerun fits only cells without a fit file).
+        penalty: the norm `C` weighs: `"l1"` (sum of |alpha| and |beta|) or
+            `"l0"` (the published `reg(p=0)`, a count of non-zero weights whose
+            gradient is zero, so `C` leaves the fit unchanged, as published).
         finetune: the published config key. With `retrain_model`, every
             learning-rate run starts from the cell's saved alpha and beta
             instead of fresh ones.
@@ -81,6 +84,7 @@ class FitConfig:
     loss_on_padding: bool = False
     retrain_model: bool = False
     finetune: bool = False
+    penalty: str = "l1"
 
     @classmethod
     def from_dict(cls, values, source="config"):
@@ -107,6 +111,8 @@ class FitConfig:
         for key in ("loss_on_padding", "retrain_model", "finetune"):
             if key in fields and not isinstance(fields[key], bool):
                 raise ConfigError(f"{source}: key '{key}': expected true or false, got {fields[key]!r}")
+        if fields.get("penalty", "l1") not in ("l1", "l0"):
+            raise ConfigError(f"{source}: key 'penalty': expected 'l1' or 'l0', got {fields['penalty']!r}")
         if "hparams" in fields:
             fields["hparams"] = cls._runs(fields["hparams"], source)
         return cls(**fields)

@@ -51,7 +51,7 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         cells: processed cells.
         activations: `fit_activations` results (same order).
         bin_size_ms: model bin size.
-        C: L1 penalty on alpha and beta.
+        C: penalty weight on alpha and beta (`config.penalty`: L1, or the published L0 count).
         jit_compile: XLA for the training step under TensorFlow; default on up to
             300 units (measured faster there on CPU, slower above). JAX always compiles with XLA.
         stats: optional dict; receives `epoch_seconds`, the wall time of every
@@ -137,7 +137,15 @@ def _batch(group, n_runs, loss_on_padding=False):
              tensor(per_unit(group["n_sweeps"]))), per_unit(group["length"]), tile(group["n_sweeps"][None, :])[0] > 0)
 
 
-def _losses(layer, bin_size_ms, C, eps):
+#: `C * norm` per unit. The published `model.reg(p=0)` counts non-zero weights: its gradient is zero,
+#: so the published penalty never changes a fit (FitConfig.penalty = "l0" reproduces that).
+PENALTY_NORMS = {
+    "l1": lambda w: ops.sum(ops.abs(w), axis=1),
+    "l0": lambda w: ops.sum(ops.cast(ops.not_equal(w, 0.0), w.dtype), axis=1),
+}
+
+
+def _losses(layer, bin_size_ms, C, eps, penalty="l1"):
     """`sequence_loss(trainable, non_trainable, current, rate, mask, n_sweeps) -> [units]` and the training objective."""
 
     def sequence_loss(trainable, non_trainable, current, rate, mask, n_sweeps):
@@ -147,8 +155,8 @@ def _losses(layer, bin_size_ms, C, eps):
 
     def objective(trainable, non_trainable, *batch):
         per_unit = sequence_loss(trainable, non_trainable, *batch)
-        penalty = C * sum(ops.sum(ops.abs(w), axis=1) for w in trainable)  # alpha and beta
-        return ops.sum(per_unit + penalty), per_unit  # the SUM keeps the units independent
+        norm = PENALTY_NORMS[penalty]
+        return ops.sum(per_unit + C * sum(norm(w) for w in trainable)), per_unit  # alpha and beta  # the SUM keeps the units independent
 
     return sequence_loss, objective
 
@@ -160,7 +168,7 @@ def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, 
         dict: `train`, `test` (per-unit loss curves), `nan` (units whose loss
         turned NaN), `epochs` (per unit).
     """
-    sequence_loss, objective = _losses(population.layer, bin_size_ms, C, config.eps)
+    sequence_loss, objective = _losses(population.layer, bin_size_ms, C, config.eps, config.penalty)
     step = population.train_step(objective, jit_compile)
     evaluate = population.function(sequence_loss, jit_compile)
     n_units, n_cells = len(frozen), len(frozen) // len(config.hparams)
