@@ -2,8 +2,9 @@
 
 The published `train.train_model` pads a cell's sweeps of one stimulus to the
 longest (`pad_sequence`) and sums the loss over every bin, so the zeros after
-a shorter sweep count as "no current, no spikes". The project masks them
-(`FitConfig.loss_on_padding = False`). The difference only exists when a
+a shorter sweep count as "no current, no spikes". The project used to mask
+them (now the switch `FitConfig.loss_on_padding = False`; this measurement is
+why the published loss became the default). The difference only exists when a
 stimulus' sweeps have different lengths: in Allen recordings that is the Ramp,
 whose repeats stop at different times. The synthetic bank has one Ramp per
 cell, so each cell here gets two more Ramp sweeps: copies of its Ramp cut
@@ -61,14 +62,16 @@ def main():
     cells = [with_short_ramps(read_processed_cell(p)) for p in sorted(glob.glob(os.path.join(args.processed, "*.h5")))]
     config = load_fit_config(args.config).to_dict()
     rows = {}
-    for name, on in (("masked (project default)", False), ("padding counted (published)", True)):
+    for name, on in (("masked (loss_on_padding false)", False), ("padding counted (published, the default)", True)):
         rows[name] = summary(fit_cells(cells, BIN_MS, BIN_MS, config={**config, "loss_on_padding": on}))
         print(name, {k: round(v, 4) if isinstance(v, float) else v for k, v in rows[name].items() if k != "test"}, flush=True)
     masked, padded = (rows[k]["test"] for k in rows)
     both = np.isfinite(masked) & np.isfinite(padded) & (masked != 0)
     difference = padded[both] - masked[both]
     print(f"per cell, published minus masked test EVR: median {np.median(difference):+.4f}, "
-          f"published better in {(difference > 0).sum()} of {both.sum()} cells, worse in {(difference < 0).sum()}")
+          f"published better in {(difference > 0).sum()} of {both.sum()} cells, worse in {(difference < 0).sum()}; "
+          f"the cells that differ: {np.round(masked[both][difference != 0], 4).tolist()} -> "
+          f"{np.round(padded[both][difference != 0], 4).tolist()}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from gfr_keras.ephys.processed import read_processed_cell
 from gfr_keras.fitting.config import ConfigError, FitConfig
 from gfr_keras.fitting.data import published_padding_mask, stimulus_groups
 from gfr_keras.fitting.pipeline import fit_folder, improves
-from gfr_keras.fitting.trainer import fit_cells
+from gfr_keras.fitting.trainer import fit_cells, fit_neurons
 from test_fitting import QUICK, assert_same_fit, variants
 
 
@@ -93,23 +93,33 @@ def test_published_padding_mask_counts_a_cells_own_padding_only(cells):
 
 
 @pytest.mark.backend_agnostic
-def test_loss_on_padding_changes_the_fit_of_a_cell_with_uneven_sweeps(cells):
-    # The bank's cells have one Ramp each: add a copy cut to half its length (Allen Ramp repeats stop at different times).
-    cell = copy.deepcopy(cells[2])  # an activation that is not flat
+def test_loss_on_padding_counts_the_padding_where_the_neuron_fires_at_zero_current(cells):
+    """F3: padded bins are zero current and zero spikes; they change the fit only where g(0) > 0.
+
+    The neuron here fires at 0 pA (threshold -50 pA), so the published loss on
+    the padding of a half-length Ramp copy pushes its fit elsewhere; the masked
+    loss ignores those bins.
+    """
+    cell = copy.deepcopy(cells[2])
     ramp = copy.deepcopy(next(s for _, s in sorted(cell["sweeps"].items()) if s["stimulus_name"] == "Ramp"))
     for b in ramp["rate_per_ms"]:
         half = len(ramp["rate_per_ms"][b]) // 2
         ramp["rate_per_ms"][b], ramp["current_pa"][b] = ramp["rate_per_ms"][b][:half], ramp["current_pa"][b][:half]
-    cell["sweeps"][max(cell["sweeps"]) + 1] = ramp
-    population = [cell]
-    masked = fit_cells(population, 20, 20, config=QUICK)[0]
-    published = fit_cells(population, 20, 20, config={**QUICK, "loss_on_padding": True})[0]
+    cell["sweeps"][max(cell["sweeps"]) + 1] = ramp  # Allen Ramp repeats stop at different times
+    g = {"max_current": [300.0], "max_firing_rate": [0.1], "poly_coeff": [[0.1, 1.0]], "b": [-50.0], "bin_size": 20}
+    activations = [{"g": g, "loss": 0.0, "status": "ok"}]
+    masked = fit_neurons([cell], activations, 20, config={**QUICK, "loss_on_padding": False})[0]
+    published = fit_neurons([cell], activations, 20, config=QUICK)[0]  # the default, as published
     assert masked["status"] == published["status"] == "ok"
+    assert published["train_losses"][0] > masked["train_losses"][0]  # the padding adds loss
     assert not np.allclose(masked["params"]["a"], published["params"]["a"])
+    # Without uneven sweeps there is no padding: the two losses are one.
+    even = fit_neurons([cells[2]], activations, 20, config={**QUICK, "loss_on_padding": False})[0]
+    np.testing.assert_array_equal(even["params"]["a"], fit_neurons([cells[2]], activations, 20, config=QUICK)[0]["params"]["a"])
 
 
 def test_fit_config_flags_are_booleans():
-    assert FitConfig().loss_on_padding is False and FitConfig().retrain_model is False and FitConfig().finetune is False
+    assert FitConfig().loss_on_padding is True and FitConfig().retrain_model is False and FitConfig().finetune is False
     with pytest.raises(ConfigError, match="'retrain_model': expected true or false"):
         FitConfig.from_dict({"retrain_model": 1}, "x.json")
 

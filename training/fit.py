@@ -21,8 +21,9 @@ def add_arguments(parser):
     parser.add_argument("--C", type=float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
     parser.add_argument("--config", default="default", help="training protocol: a packaged config (default, test) or a JSON file")
     parser.add_argument(
-        "--loss-on-padding", action="store_true",
-        help="count the zero padding of a cell's shorter sweeps in its loss, as the published code (config key loss_on_padding)",
+        "--mask-padding", action="store_true",
+        help="leave the zero padding of a cell's shorter sweeps out of its loss (the published code, and the default, "
+        "count it; config key loss_on_padding: false)",
     )
     parser.add_argument(
         "--retrain", action="store_true",
@@ -68,8 +69,10 @@ def run(args):
     shard = parse_shard(args.shard)
     configurations = _configurations(args)
     config = load_fit_config(args.config)
-    overrides = {"loss_on_padding": args.loss_on_padding, "retrain_model": args.retrain, "finetune": args.finetune}
-    config = dataclasses.replace(config, **{key: True for key, on in overrides.items() if on})
+    overrides = {"retrain_model": True} if args.retrain else {}
+    overrides.update({"finetune": True} if args.finetune else {})
+    overrides.update({"loss_on_padding": False} if args.mask_padding else {})
+    config = dataclasses.replace(config, **overrides)
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")
         summary = fit_folder(args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard)

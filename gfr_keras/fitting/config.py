@@ -60,7 +60,8 @@ class FitConfig:
             this many epochs in a row.
         seed: the order of the training batches and the activation starts.
         loss_on_padding: count the zero-padded bins of a cell's shorter sweeps in
-            its loss, as the published `train.train_model` does (default: masked out).
+            its loss, as the published `train.train_model` does (default; false
+            masks them out: measured no better, docs/fidelity.md F3).
         retrain_model: the published config key. A cell that already has a
             successful fit keeps its activation g, is fitted again, and the new
             parameters replace the old only when its validation EVR improves
@@ -81,7 +82,7 @@ class FitConfig:
     hparams: tuple = (LearningRateRun(1e-2, 200), LearningRateRun(1e-3, 200), LearningRateRun(1e-4, 200))
     early_stop_repeats: int = 3
     seed: int = 0
-    loss_on_padding: bool = False
+    loss_on_padding: bool = True
     retrain_model: bool = False
     finetune: bool = False
     penalty: str = "l1"

@@ -1,10 +1,11 @@
 """Processed cells as padded population arrays for fitting (one unit per cell).
 
 Every cell's sweeps are grouped by stimulus; within a group, cells with fewer
-or shorter sweeps are zero-padded, and a mask marks the real bins, so padding
-adds nothing to a loss or its gradients. `published_padding_mask` is the mask
-of the published loss instead, which counts the zero padding of a cell's
-shorter sweeps (docs/fidelity.md, F3).
+or shorter sweeps are zero-padded, and a mask marks the real bins.
+`published_padding_mask` is the mask of the published loss, which also counts
+the zero padding of a cell's shorter sweeps (the fitting default,
+`FitConfig.loss_on_padding`; docs/fidelity.md, F3); the padding that only
+lines cells up in a population never counts.
 """
 
 import numpy as np
