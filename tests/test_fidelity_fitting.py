@@ -131,8 +131,9 @@ def test_the_published_l0_penalty_leaves_the_fit_unchanged(cells):
     plain = fit_cells([cells[2]], 20, 20, config=quick)[0]
     l0 = fit_cells([cells[2]], 20, 20, C=10.0, config={**quick, "penalty": "l0"})[0]
     l1 = fit_cells([cells[2]], 20, 20, C=10.0, config=quick)[0]
-    np.testing.assert_array_equal(plain["params"]["a"], l0["params"]["a"])
-    assert not np.allclose(plain["params"]["a"], l1["params"]["a"])
+    # Equal up to float32 rounding (the objective's graph differs); the L1 penalty moves alpha by far more.
+    np.testing.assert_allclose(plain["params"]["a"], l0["params"]["a"], rtol=1e-5, atol=1e-7)
+    assert np.max(np.abs(np.asarray(plain["params"]["a"]) - l1["params"]["a"])) > 1e-3
     with pytest.raises(ConfigError, match="'penalty'"):
         FitConfig.from_dict({"penalty": "l2"})
 

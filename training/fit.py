@@ -73,6 +73,8 @@ def run(args):
     overrides.update({"finetune": True} if args.finetune else {})
     overrides.update({"loss_on_padding": False} if args.mask_padding else {})
     config = dataclasses.replace(config, **overrides)
+    if args.finetune and not config.retrain_model:
+        raise ValueError("--finetune: it starts refits from saved fits, so it needs --retrain (config key retrain_model)")
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")
         summary = fit_folder(args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard)
