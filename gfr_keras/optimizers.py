@@ -116,7 +116,8 @@ class UnitAdam(keras.optimizers.Adam):
             new_v = v + ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2)
         if self.units is not None:  # a paused unit keeps its moments
             paused = self._per_unit(self.active, variable) <= 0
-            new_m, new_v = ops.where(paused, m, new_m), ops.where(paused, v, new_v)
+            # `.value`: under JAX's stateless_apply a bare variable in ops.where reads its stored, not its current, value.
+            new_m, new_v = ops.where(paused, m.value, new_m), ops.where(paused, v.value, new_v)
         self.assign(m, new_m)
         self.assign(v, new_v)
         if self.amsgrad:

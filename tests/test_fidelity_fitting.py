@@ -209,3 +209,34 @@ def test_unused_sweeps_are_checked_as_published_on_request():
     with pytest.raises(CellProcessingError, match=r"sweep 1 \(Test\): a spike at 1.5000 s is past the end"):
         process_cell(_FakeCache(late), 1, unused_sweeps="check")
     assert sorted(process_cell(_FakeCache(_cell_sweeps()), 1, unused_sweeps="check")["sweeps"]) == [2, 3, 4]
+
+
+@pytest.mark.backend_agnostic
+def test_a_paused_unit_follows_the_trajectory_it_has_without_the_step():
+    """F1's mechanism: `UnitAdam` pauses a unit (no step, same moments and step count) on every backend."""
+    import keras
+
+    from gfr_keras.fitting.engine import Population
+    from gfr_keras.optimizers import UnitAdam
+
+    class Weights(keras.layers.Layer):
+        def build(self, units):
+            self.w = self.add_weight(shape=(units, 3), initializer="ones", name="alpha")
+
+    def trained(units, steps):
+        layer = Weights()
+        layer.build(units)
+        population = Population(layer, UnitAdam(1.0, [0.1] * units))
+        loss = lambda trainable, _, x: (keras.ops.sum((trainable[0] * x) ** 2), keras.ops.sum(trainable[0], axis=1))
+        step = population.train_step(loss, jit_compile=False)
+        for x, active in steps:
+            population.set_active(active)
+            step(np.tile(x, (units, 1)))
+        population.write_back()
+        return keras.ops.convert_to_numpy(layer.w.value)
+
+    xs = [np.array([[1.0, 2.0, 3.0]], "float32") * k for k in (1.0, 0.5, 2.0)]
+    pair = trained(2, [(xs[0], [1, 1]), (xs[1], [1, 0]), (xs[2], [1, 1])])
+    alone = trained(1, [(xs[0], [1]), (xs[2], [1])])
+    np.testing.assert_allclose(pair[1], alone[0], rtol=1e-6)
+    assert not np.allclose(pair[0], pair[1])
