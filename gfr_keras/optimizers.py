@@ -24,8 +24,11 @@ class UnitAdam(keras.optimizers.Adam):
     `adam_direction` is PyTorch's by default (`torch_epsilon=True`: eps added to
     the bias-corrected root, `m_hat / (sqrt(v_hat) + eps)`, as the published
     fits used), or Keras' (`m_hat / (sqrt(v) + eps)` folded into the step size).
-    Moments keep updating for inactive units, as they did in the published loop;
-    only the step is zeroed, so an early-stopped or failed unit stays where it is.
+    An inactive unit is paused: its variables, moments and step count (the
+    bias corrections use each unit's own count) stay as they are. So a cell that
+    sits out a batch (it has no sweeps of that stimulus) follows exactly the
+    trajectory it would follow alone, stepping only on the batches it has, as
+    the published per-cell loop does; an early-stopped or failed unit stays put.
 
     Args:
         learning_rate: global step size (1.0 when `unit_learning_rates` carries
@@ -49,7 +52,7 @@ class UnitAdam(keras.optimizers.Adam):
         self.multipliers = {str(name): float(factor) for name, factor in (multipliers or {}).items()}
         self.torch_epsilon = bool(torch_epsilon)
         self._factors = None
-        self.active = self.unit_lr = None
+        self.active = self.unit_lr = self.unit_steps = None
 
     @property
     def units(self):
@@ -70,6 +73,7 @@ class UnitAdam(keras.optimizers.Adam):
             self.unit_lr = self.add_variable((self.units,), "zeros", name="unit_lr")
             self.unit_lr.assign(rates)
             self.active = self.add_variable((self.units,), "ones", name="active")
+            self.unit_steps = self.add_variable((self.units,), "zeros", name="unit_steps")
 
     @property
     def active_index(self):
@@ -82,23 +86,40 @@ class UnitAdam(keras.optimizers.Adam):
         scale = learning_rate * factor if factor != 1.0 else learning_rate
         if self.units is None:
             return scale
-        per_unit = ops.cast(self.unit_lr * self.active, variable.dtype)
-        return scale * ops.reshape(per_unit, (-1,) + (1,) * (len(variable.shape) - 1))
+        return scale * self._per_unit(self.unit_lr * self.active, variable)
+
+    def _per_unit(self, values, variable):
+        """A `[units]` vector shaped to broadcast over `variable` (unit axis first)."""
+        return ops.reshape(ops.cast(values, variable.dtype), (-1,) + (1,) * (len(variable.shape) - 1))
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        super()._backend_update_step(grads, trainable_variables, learning_rate)
+        if self.units is not None:  # after every variable's update: count this step for the active units
+            self.assign_add(self.unit_steps, self.active)
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
         gradient = ops.cast(gradient, dtype)
-        step = ops.cast(self.iterations + 1, dtype)
+        if self.units is None:
+            step = ops.cast(self.iterations + 1, dtype)
+        else:
+            step = self._per_unit(self.unit_steps + 1, variable)
         correction_1 = 1 - ops.power(ops.cast(self.beta_1, dtype), step)
         correction_2 = 1 - ops.power(ops.cast(self.beta_2, dtype), step)
         index = self._get_variable_index(variable)
         m, v = self._momentums[index], self._velocities[index]
         if self.torch_epsilon:  # the published loop's form of the moment updates
-            self.assign(m, self.beta_1 * m + (1 - self.beta_1) * gradient)
-            self.assign(v, self.beta_2 * v + (1 - self.beta_2) * ops.square(gradient))
+            new_m = self.beta_1 * m + (1 - self.beta_1) * gradient
+            new_v = self.beta_2 * v + (1 - self.beta_2) * ops.square(gradient)
         else:  # Keras' form, so ScaledAdam steps exactly as keras.optimizers.Adam
-            self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
-            self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+            new_m = m + ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1)
+            new_v = v + ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2)
+        if self.units is not None:  # a paused unit keeps its moments
+            paused = self._per_unit(self.active, variable) <= 0
+            # `.value`: under JAX's stateless_apply a bare variable in ops.where reads its stored, not its current, value.
+            new_m, new_v = ops.where(paused, m.value, new_m), ops.where(paused, v.value, new_v)
+        self.assign(m, new_m)
+        self.assign(v, new_v)
         if self.amsgrad:
             v_hat = self._velocity_hats[index]
             self.assign(v_hat, ops.maximum(v_hat, v))

@@ -5,6 +5,7 @@ One configuration (`--bin-size`, `--activation-bin-size`), or several in one pro
 TensorFlow once per configuration.
 """
 
+import dataclasses
 import os
 
 
@@ -17,8 +18,21 @@ def add_arguments(parser):
         help="instead of the two sizes: several configurations in ms (e.g. 20,20 50,100), or 'all' for the six",
     )
     parser.add_argument("--degree", type=int, default=1, help="activation polynomial degree")
-    parser.add_argument("--C", type=float, default=0.0, help="L1 penalty on alpha and beta")
+    parser.add_argument("--C", type=float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
     parser.add_argument("--config", default="default", help="training protocol: a packaged config (default, test) or a JSON file")
+    parser.add_argument(
+        "--mask-padding", action="store_true",
+        help="leave the zero padding of a cell's shorter sweeps out of its loss (the published code, and the default, "
+        "count it; config key loss_on_padding: false)",
+    )
+    parser.add_argument(
+        "--retrain", action="store_true",
+        help="refit cells that have a fit (keeping their g); a fit is replaced only when its validation EVR improves "
+        "(config key retrain_model, the published default)",
+    )
+    parser.add_argument(
+        "--finetune", action="store_true", help="with --retrain: start from the saved alpha and beta (config key finetune)"
+    )
     parser.add_argument(
         "--out", required=True,
         help="FITS_DIR for <cell_id>.json files and failures.csv; with --configurations it must hold {bin} and {actv}",
@@ -55,6 +69,12 @@ def run(args):
     shard = parse_shard(args.shard)
     configurations = _configurations(args)
     config = load_fit_config(args.config)
+    overrides = {"retrain_model": True} if args.retrain else {}
+    overrides.update({"finetune": True} if args.finetune else {})
+    overrides.update({"loss_on_padding": False} if args.mask_padding else {})
+    config = dataclasses.replace(config, **overrides)
+    if args.finetune and not config.retrain_model:
+        raise ValueError("--finetune: it starts refits from saved fits, so it needs --retrain (config key retrain_model)")
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")
         summary = fit_folder(args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard)
@@ -63,7 +83,8 @@ def run(args):
         failed = {c: r["failure_reason"] for c, r in results.items() if r["status"] != "ok"}
         print(
             f"fit: {len(results)} cells fitted in {summary['seconds']:.1f} s ({summary['already_done']} already fitted), "
-            f"{len(failed)} failed" + "".join(f"\n  cell {c}: {s}" for c, s in sorted(failed.items()))
+            f"{len(failed)} failed" + (f", {len(summary['kept'])} kept their better saved fit" if summary["kept"] else "")
+            + "".join(f"\n  cell {c}: {s}" for c, s in sorted(failed.items()))
         )
         if failures:
             print(f"{len(failures)} cell(s) could not be read, see {summary['failures_path']}")

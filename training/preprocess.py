@@ -20,6 +20,13 @@ def add_arguments(parser):
         "published code (default), or only Long Square, Ramp and Noise 1/2",
     )
     parser.add_argument(
+        "--unused-sweeps",
+        choices=["ignore", "check"],
+        default="ignore",
+        help="sweeps the model does not use: ignore them (default), or check them as the published preprocessing "
+        "does, which drops a cell whose sweep has a current that never changes or a spike past its end",
+    )
+    parser.add_argument(
         "--download",
         action="store_true",
         help="let allensdk create a missing manifest and download cells from the Allen Cell Types API (online)",
@@ -44,7 +51,7 @@ def run(args):
     cell_ids = read_cell_ids(args.cell_ids) if args.cell_ids else None
     summary = preprocess_cells(
         args.manifest, args.out, cell_ids, keep_raw=args.plots, on_cell=on_cell, download=args.download,
-        max_rate_sweeps=args.max_rate_sweeps, workers=args.workers,
+        max_rate_sweeps=args.max_rate_sweeps, workers=args.workers, unused_sweeps=args.unused_sweeps,
     )
     done, skipped, failed, failures = summary["done"], summary["skipped"], summary["failed"], summary["failures"]
     missing_noise = sum(1 for c in failed if "Noise" in failures[c] and "missing stimulus" in failures[c])

@@ -66,6 +66,16 @@ def add_arguments(parser):
         metavar="KEY=VALUE",
         help="override one option of the neuron scaling (gfr_keras.network.SCALING_OPTIONS), e.g. centre_drive=false",
     )
+    parser.add_argument(
+        "--variant", choices=("l", "p"), default="l",
+        help="l: line by line (28 steps of a 28-pixel row); p: pixel by pixel (24x24 resized, 576 steps of 1 pixel), "
+        "as the published reshape_image (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--neurons-from", metavar="RUN_DIR",
+        help="permuted network (the published permuted_network): frozen neurons drawn with replacement from the "
+        "trained network in RUN_DIR (its best.keras), fresh projections; its architecture replaces --n-nodes/--neurons",
+    )
     parser.add_argument("--data-dir", help="a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST)")
     parser.add_argument("--tfds", action="store_true", help="full MNIST through tensorflow-datasets (downloads once)")
     parser.add_argument("--baseline", choices=BASELINES, help="train this Keras layer instead, same pipeline")
@@ -98,10 +108,10 @@ def run(args):
     import tensorflow as tf
 
     from gfr_keras.network.mnist import load_mnist
-    from gfr_keras.network.train import build_model, train_lmnist
+    from gfr_keras.network.train import train_lmnist
 
     configuration = _check(args)
-    data = load_mnist(args.data_dir, args.tfds, args.limit, args.seed)
+    data = load_mnist(args.data_dir, args.tfds, args.limit, args.seed, variant=args.variant)
     strategy = tf.distribute.MirroredStrategy() if args.distribute else tf.distribute.get_strategy()
     settings = {
         "baseline": args.baseline,
@@ -116,26 +126,54 @@ def run(args):
         "protocol": args.protocol,
         "scaling": None if args.baseline or args.neurons != "biological" else args.scaling,
         "scaling_options": args.scaling_options or None,
+        "variant": args.variant,
+        "neurons_from": args.neurons_from,
     }
     with strategy.scope():
-        model = build_model(
-            args.n_nodes,
-            baseline=args.baseline,
-            neurons=args.neurons,
-            dataset=args.dataset,
-            configuration=configuration,
-            freeze_neurons=args.freeze_neurons,
-            freeze_activation=args.freeze_activation,
-            sample_with_replacement=args.sample_with_replacement,
-            learning_rate=args.lr,
-            readout_loss=args.readout_loss,
-            beta_learning_rate_scale=args.beta_lr_scale,
-            jit_compile="auto" if args.distribute else {"on": True, "off": False, "auto": "auto"}[args.jit_compile],
-            seed=args.seed,
-            protocol=args.protocol,
-            scaling=args.scaling,
-            scaling_options=args.scaling_options,
-        )
+        model = _build(args, configuration, data["train"][0].shape[1:])
     result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
     print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
     return 0
+
+
+def _build(args, configuration, input_shape):
+    """The compiled model: built from the options, or permuted from a trained run (`--neurons-from`)."""
+    from gfr_keras.network.train import build_model
+
+    jit_compile = "auto" if args.distribute else {"on": True, "off": False, "auto": "auto"}[args.jit_compile]
+    if args.neurons_from:
+        from gfr_keras.network.model import compile_network
+        from gfr_keras.network.permuted import permuted_network
+
+        if args.baseline:
+            raise ValueError("--neurons-from: a permuted network has GFR neurons; drop --baseline")
+        model, _ = permuted_network(args.neurons_from, seed=args.seed)
+        if tuple(model.input.shape[1:]) != tuple(input_shape):
+            raise ValueError(
+                f"--neurons-from: the network in {args.neurons_from} reads images of shape {tuple(model.input.shape[1:])}, "
+                f"the data (--variant {args.variant}) is {tuple(input_shape)}"
+            )
+        return compile_network(
+            model, args.lr, readout_loss=args.readout_loss, beta_learning_rate_scale=args.beta_lr_scale,
+            jit_compile=jit_compile, protocol=args.protocol,
+        )
+    return build_model(
+        args.n_nodes,
+        baseline=args.baseline,
+        neurons=args.neurons,
+        dataset=args.dataset,
+        configuration=configuration,
+        freeze_neurons=args.freeze_neurons,
+        freeze_activation=args.freeze_activation,
+        sample_with_replacement=args.sample_with_replacement,
+        learning_rate=args.lr,
+        readout_loss=args.readout_loss,
+        beta_learning_rate_scale=args.beta_lr_scale,
+        jit_compile=jit_compile,
+        seed=args.seed,
+        protocol=args.protocol,
+        scaling=args.scaling,
+        scaling_options=args.scaling_options,
+        rows=input_shape[0],
+        row_size=input_shape[1],
+    )

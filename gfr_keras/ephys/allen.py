@@ -47,18 +47,21 @@ def _decode(value):
 
 #: `process_cell`'s `max_rate_sweeps`: the sweeps whose spikes give gamma (max 1/ISI).
 MAX_RATE_SWEEPS = ("all", "fitted")
+#: `process_cell`'s `unused_sweeps`: ignore the sweeps the model does not use, or
+#: check them as the published preprocessing (which bins them) would, dropping the cell.
+UNUSED_SWEEPS = ("ignore", "check")
 
 
-def _read_sweep(data_set, sweep_number, every_spike_time):
+def _read_sweep(data_set, sweep_number, every_spike_time, every_sweep=False):
     """`(stimulus_name, sweep dict or None, spike times or None)`.
 
-    The sweep only for a stimulus the model uses; its spike times also for
-    other sweeps when `every_spike_time`.
+    The sweep for a stimulus the model uses (for every sweep with
+    `every_sweep`); its spike times also for other sweeps when `every_spike_time`.
     """
     try:
         metadata = data_set.get_sweep_metadata(sweep_number)
         stimulus_name = _decode(metadata.get("aibs_stimulus_name", b""))
-        used = stimulus_name in STIMULUS_NAMES
+        used = stimulus_name in STIMULUS_NAMES or every_sweep
         if not (used or every_spike_time):
             return stimulus_name, None, None
         spike_times = np.asarray(data_set.get_spike_times(sweep_number), dtype=np.float64)
@@ -92,13 +95,54 @@ def _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms
     return binned
 
 
+def _check_as_published(sweep_number, stimulus_name, sweep, spike_times):
+    """Raise where the published `obtain_firing_rate_and_current_given_time_bin` would fail on this sweep.
+
+    It windows and bins every sweep of the file: a non-Test sweep whose current
+    never changes (`I_diff_nonzero_idxs[0][0]`) or a spike past the last sample
+    (`S[spike_idx] = 1`) raises, and the whole cell is dropped.
+    """
+    current_pa = 1e12 * np.asarray(sweep["stimulus"], dtype=np.float64)
+    late = [t for t in spike_times if int(t * float(sweep["sampling_rate"])) >= len(current_pa)]
+    if late:
+        raise CellProcessingError(
+            f"sweep {sweep_number} ({stimulus_name}): a spike at {late[0]:.4f} s is past the end of the recording "
+            "(--unused-sweeps check drops the cell, as the published preprocessing)"
+        )
+    if stimulus_name not in STIMULUS_NAMES:
+        try:
+            analysis_window(stimulus_name, current_pa, 1e3 * np.asarray(sweep["response"]), sweep["index_range"])
+        except ValueError as error:
+            raise CellProcessingError(
+                f"sweep {sweep_number}, not used by the model: {error} (--unused-sweeps check drops the cell, as the "
+                "published preprocessing)"
+            ) from None
+
+
+def _bin_sweeps(data_set, sweep_numbers, bin_sizes_ms, keep_raw, every_spike_time, check):
+    """`(binned sweeps the model uses, their spike times, every sweep's spike times)`; `check`: `_check_as_published`."""
+    sweeps, fitted_spikes, all_spikes = {}, [], []
+    for sweep_number in sweep_numbers:
+        stimulus_name, sweep, spike_times = _read_sweep(data_set, sweep_number, every_spike_time or check, check)
+        if spike_times is not None:
+            all_spikes.append(spike_times)
+        if check:
+            _check_as_published(sweep_number, stimulus_name, sweep, spike_times)
+        if sweep is None or stimulus_name not in STIMULUS_NAMES:
+            continue
+        fitted_spikes.append(spike_times)
+        sweeps[sweep_number] = _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms, keep_raw)
+    return sweeps, fitted_spikes, all_spikes
+
+
 def _most_common_rate(sweeps):
     rates = [sweep["sampling_rate_hz"] for sweep in sweeps.values()]
     return max(set(rates), key=lambda rate: (rates.count(rate), rate))
 
 
 def process_cell(
-    cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False, max_rate_sweeps="all"
+    cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False, max_rate_sweeps="all",
+    unused_sweeps="ignore",
 ):
     """Read one cell with allensdk and bin every sweep the model uses.
 
@@ -111,6 +155,10 @@ def process_cell(
             sweep of the file, whatever its stimulus, as the published
             `utils.get_max_firing_rate` over every sweep `data.py` loads;
             "fitted" only the sweeps the model uses (Long Square, Ramp, Noise 1/2).
+        unused_sweeps: "ignore" (default: a sweep the model does not use cannot
+            lose the cell) or "check" (as published, which bins every sweep: a
+            non-Test sweep whose current never changes, or a spike past the end
+            of any sweep, drops the cell).
 
     Returns:
         the dict `gfr_keras.processed.write_processed_cell` takes; its root
@@ -127,20 +175,16 @@ def process_cell(
     """
     if max_rate_sweeps not in MAX_RATE_SWEEPS:
         raise ValueError(f"max_rate_sweeps: expected one of {list(MAX_RATE_SWEEPS)}, got {max_rate_sweeps!r}")
+    if unused_sweeps not in UNUSED_SWEEPS:
+        raise ValueError(f"unused_sweeps: expected one of {list(UNUSED_SWEEPS)}, got {unused_sweeps!r}")
     try:
         data_set = cache.get_ephys_data(cell_id)
         sweep_numbers = sorted(data_set.get_sweep_numbers())
     except Exception as error:  # allensdk/h5py raise many kinds for a bad file
         raise CellProcessingError(f"cannot read the NWB file: {type(error).__name__}: {error}") from None
-    sweeps, fitted_spikes, all_spikes = {}, [], []
-    for sweep_number in sweep_numbers:
-        stimulus_name, sweep, spike_times = _read_sweep(data_set, sweep_number, max_rate_sweeps == "all")
-        if spike_times is not None:
-            all_spikes.append(spike_times)
-        if sweep is None:
-            continue
-        fitted_spikes.append(spike_times)
-        sweeps[sweep_number] = _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms, keep_raw)
+    sweeps, fitted_spikes, all_spikes = _bin_sweeps(
+        data_set, sweep_numbers, bin_sizes_ms, keep_raw, max_rate_sweeps == "all", unused_sweeps == "check"
+    )
     present = {sweep["stimulus_name"] for sweep in sweeps.values()}
     missing = [name for name in REQUIRED_STIMULI if name not in present]
     if missing:

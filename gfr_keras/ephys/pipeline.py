@@ -47,11 +47,12 @@ def open_manifest(manifest_path, download=False):
     return open_cache(manifest_path)
 
 
-def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps):
+def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore"):
     """Process and write one cell: None, or the reason it failed (one bad cell must not stop the run)."""
     try:
         cell = process_cell(
-            cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps
+            cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps,
+            unused_sweeps=unused_sweeps,
         )
         if on_cell is not None:
             on_cell(cell)
@@ -73,7 +74,7 @@ def _process_in_worker(manifest_path, *cell_args):
 
 
 def _outcomes(manifest_path, cache, jobs, workers):
-    """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps)`,
+    """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps)`,
     in this process or in `workers` processes (spawned: no inherited TensorFlow threads)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -92,6 +93,7 @@ def _outcomes(manifest_path, cache, jobs, workers):
 def preprocess_cells(
     manifest_path, out_dir, cell_ids=None, keep_raw=False, on_cell=None, download=False, max_rate_sweeps="all",
     workers=1,
+    unused_sweeps="ignore",
 ):
     """Bin every cell of a cache into `out_dir/<cell_id>.h5`.
 
@@ -105,6 +107,8 @@ def preprocess_cells(
         max_rate_sweeps: "all" (default, as published) or "fitted": the sweeps
             whose spikes give gamma (see `process_cell`).
         workers: processes; cells are independent, so 2 on 2 cores take about half the time.
+        unused_sweeps: "ignore" (default) or "check": drop a cell whose unused
+            sweeps the published preprocessing could not bin (see `process_cell`).
 
     Returns:
         dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
@@ -126,7 +130,7 @@ def preprocess_cells(
             summary["skipped"].append(cell_id)
         else:
             info = cells.get(cell_id, {"species": "", "cre_line": ""})
-            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps))
+            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps))
     progress = tqdm(total=len(cell_ids), initial=len(summary["skipped"]), desc="preprocess", unit="cell")
     for cell_id, reason in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone
         progress.update(1)

@@ -48,26 +48,37 @@ def initial_activation(current_pa, rate_per_ms, degree, rng):
 
 
 def _activation_starts(cells, current, rate, mask, degree, config, activation_bin_size_ms):
-    """Every cell's `repeats` data-derived starts (cell-major) and, per cell, why it cannot be fitted (or None)."""
+    """Every cell's `repeats` data-derived starts (cell-major) and, per cell, why it cannot be fitted (or None).
+
+    A cell whose start is unusable (sigma = 0, a non-finite initial slope) gets a
+    harmless placeholder start so the population runs, and a reason: the published
+    fit turns NaN there and skips the cell, so it fails here, never "ok".
+    """
     g_params, reasons = [], []
     for unit, cell in enumerate(cells):
         real = mask[:, unit] > 0
         gamma = float(cell["max_firing_rate_per_ms"])
         # Seeded per cell, so a cell starts the same wherever it sits in the population.
         rng = np.random.default_rng([config.seed, int(cell["cell_id"])])
+        reason = None if real.any() and gamma > 0 else "no Long Square pairs or no spikes for the activation"
         for _ in range(config.activation_repeats):
             b, coeff, sigma = initial_activation(current[real, unit], rate[real, unit], degree, rng)
-            usable = real.any() and sigma > 0 and gamma > 0 and np.all(np.isfinite(coeff))
+            if reason is None and not sigma > 0:
+                reason = "activation start: every Long Square current is 0 pA (sigma = 0), as published the fit is NaN"
+            elif reason is None and not np.all(np.isfinite(coeff)):
+                reason = (f"activation start: the initial slope is not finite ({coeff[min(1, degree)]}: threshold and "
+                          "peak pairs share one current), as published the fit is NaN")
+            usable = reason is None
             g_params.append(
                 {
                     "max_current": [sigma if usable else 1.0],
                     "max_firing_rate": [gamma if usable else 1.0],
                     "poly_coeff": [(coeff if usable else np.r_[0.0, 1.0, np.zeros(degree - 1)]).tolist()],
-                    "b": [b],
+                    "b": [b if usable else 0.0],
                     "bin_size": activation_bin_size_ms,
                 }
             )
-        reasons.append(None if real.any() and gamma > 0 else "no Long Square pairs or no spikes for the activation")
+        reasons.append(reason)
     return g_params, reasons
 
 

@@ -59,6 +59,19 @@ class FitConfig:
         early_stop_repeats: a run stops once its training loss is exactly equal
             this many epochs in a row.
         seed: the order of the training batches and the activation starts.
+        loss_on_padding: count the zero-padded bins of a cell's shorter sweeps in
+            its loss, as the published `train.train_model` does (default; false
+            masks them out: measured no better, docs/fidelity.md F3).
+        retrain_model: the published config key. A cell that already has a
+            successful fit keeps its activation g, is fitted again, and the new
+            parameters replace the old only when its validation EVR improves
+            (default false: a rerun fits only cells without a fit file).
+        penalty: the norm `C` weighs: `"l1"` (sum of |alpha| and |beta|) or
+            `"l0"` (the published `reg(p=0)`, a count of non-zero weights whose
+            gradient is zero, so `C` leaves the fit unchanged, as published).
+        finetune: the published config key. With `retrain_model`, every
+            learning-rate run starts from the cell's saved alpha and beta
+            instead of fresh ones.
     """
 
     config_name: str = "default"
@@ -69,6 +82,10 @@ class FitConfig:
     hparams: tuple = (LearningRateRun(1e-2, 200), LearningRateRun(1e-3, 200), LearningRateRun(1e-4, 200))
     early_stop_repeats: int = 3
     seed: int = 0
+    loss_on_padding: bool = True
+    retrain_model: bool = False
+    finetune: bool = False
+    penalty: str = "l1"
 
     @classmethod
     def from_dict(cls, values, source="config"):
@@ -92,6 +109,11 @@ class FitConfig:
             seed = fields["seed"]
             if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
                 raise ConfigError(f"{source}: key 'seed': expected a non-negative integer, got {seed!r}")
+        for key in ("loss_on_padding", "retrain_model", "finetune"):
+            if key in fields and not isinstance(fields[key], bool):
+                raise ConfigError(f"{source}: key '{key}': expected true or false, got {fields[key]!r}")
+        if fields.get("penalty", "l1") not in ("l1", "l0"):
+            raise ConfigError(f"{source}: key 'penalty': expected 'l1' or 'l0', got {fields['penalty']!r}")
         if "hparams" in fields:
             fields["hparams"] = cls._runs(fields["hparams"], source)
         return cls(**fields)

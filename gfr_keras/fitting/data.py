@@ -1,8 +1,11 @@
 """Processed cells as padded population arrays for fitting (one unit per cell).
 
 Every cell's sweeps are grouped by stimulus; within a group, cells with fewer
-or shorter sweeps are zero-padded, and a mask marks the real bins, so padding
-adds nothing to a loss or its gradients.
+or shorter sweeps are zero-padded, and a mask marks the real bins.
+`published_padding_mask` is the mask of the published loss, which also counts
+the zero padding of a cell's shorter sweeps (the fitting default,
+`FitConfig.loss_on_padding`; docs/fidelity.md, F3); the padding that only
+lines cells up in a population never counts.
 """
 
 import numpy as np
@@ -51,6 +54,19 @@ def stimulus_groups(cells, bin_size_ms):
             "length": lengths,
         }
     return groups
+
+
+def published_padding_mask(group):
+    """The bins the published `train_model` loss counts: `[sweeps, time, units]` float32.
+
+    The published code pads one cell's sweeps of a stimulus to the longest of
+    them (`pad_sequence`) and sums the loss over every bin, so the zeros after a
+    shorter sweep count (zero current, zero spikes). Bins beyond the cell's own
+    longest sweep or past its sweep count exist only in the population and stay out.
+    """
+    sweeps = np.arange(group["mask"].shape[0])[:, None, None] < group["n_sweeps"][None, None, :]
+    bins = np.arange(group["mask"].shape[1])[None, :, None] < group["length"][None, None, :]
+    return (sweeps & bins).astype(np.float32)
 
 
 def activation_pairs(cells, activation_bin_size_ms):

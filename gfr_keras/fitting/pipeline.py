@@ -6,17 +6,24 @@ run resumes with the chunk it was in. A processed file that cannot be read goes
 to `FITS_DIR/failures.csv` with the reason; every other cell is fitted.
 `shard=(i, n)` fits every n-th cell (deterministic), so several machines can
 share a configuration.
+
+With the config's `retrain_model` (the published `model_pipeline` rule) every
+cell is fitted again: one with a successful fit keeps its saved activation g
+(and with `finetune` starts from its saved alpha and beta), and its file is
+replaced only when the new validation EVR is higher than the saved one.
 """
 
+import math
 import os
 import time
 
 from tqdm import tqdm
 
+from gfr_keras.dataset.fits import is_ok
 from gfr_keras.ephys.processed import read_processed_cell
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
-from gfr_keras.io_utils import FailureLog, write_json_atomic
+from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 
 
@@ -50,6 +57,46 @@ def _read_chunk(paths, failures):
     return cells
 
 
+def _saved_fit(out_dir, cell_id):
+    """A cell's successful fit in `out_dir` (the start of a retrain), or None."""
+    path = os.path.join(out_dir, f"{cell_id}.json")
+    if not os.path.exists(path):
+        return None
+    fit = read_json(path)
+    return fit if is_ok(fit) and fit.get("params") else None
+
+
+def improves(new, old):
+    """The published keep-if-better rule: replace `old` when `new` fitted and its validation EVR is higher.
+
+    A saved fit without a finite validation EVR (the published code would have
+    saved none) is always replaced by a successful new one.
+    """
+    if old is None:
+        return True
+    if new["status"] != "ok":
+        return False
+    old_evr = old.get("val_evr")
+    return old_evr is None or not math.isfinite(old_evr) or new["val_evr"] > old_evr
+
+
+def _write_fit(cell, result, out_dir, settings):
+    """`out_dir/<cell_id>.json`, atomically: the cell, its configuration and the fit result."""
+    bin_size_ms, activation_bin_size_ms, degree, C, config_name = settings
+    record = {
+        "cell_id": cell["cell_id"],
+        "cre_line": cell["cre_line"],
+        "species": cell["species"],
+        "bin_size": bin_size_ms,
+        "actv_bin_size": activation_bin_size_ms,
+        "degree": degree,
+        "C": C,
+        "config": config_name,
+        **result,
+    }
+    write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
+
+
 def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0,
                chunk_size=200, shard=(0, 1)):
     """Fit every processed cell of `processed_dir` not yet fitted in `out_dir`.
@@ -61,8 +108,9 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
         chunk_size: cells fitted together as one population.
 
     Returns:
-        dict: `statuses` (cell id -> fit result status), `failures` (id -> reason, from
-        failures.csv), `todo`, `already_done` (counts), `seconds`.
+        dict: `results` (cell id -> fit result), `failures` (id -> reason, from
+        failures.csv), `todo`, `already_done` (counts), `kept` (retrain: ids whose
+        saved fit was better and stays), `seconds`.
     """
     if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
         raise ValueError(
@@ -75,28 +123,22 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     paths = processed_paths(processed_dir, shard)
     os.makedirs(out_dir, exist_ok=True)
     fitted = lambda path: os.path.exists(os.path.join(out_dir, os.path.basename(path)[:-3] + ".json"))
-    todo = [p for p in paths if not fitted(p)]
+    todo = list(paths) if config.retrain_model else [p for p in paths if not fitted(p)]
     failures = FailureLog(os.path.join(out_dir, "failures.csv"))
     started = time.perf_counter()
     progress = tqdm(total=len(todo), desc="fit", unit="cell")
-    statuses = {}
+    statuses, kept = {}, []
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
         cells = _read_chunk(chunk, failures)
-        results = fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree, C, config) if cells else []
-        for cell, result in zip(cells, results):
-            record = {
-                "cell_id": cell["cell_id"],
-                "cre_line": cell["cre_line"],
-                "species": cell["species"],
-                "bin_size": bin_size_ms,
-                "actv_bin_size": activation_bin_size_ms,
-                "degree": degree,
-                "C": C,
-                "config": config.config_name,
-                **result,
-            }
-            write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
+        previous = [_saved_fit(out_dir, c["cell_id"]) if config.retrain_model else None for c in cells]
+        results = fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree, C, config, previous) if cells else []
+        for cell, result, old in zip(cells, results, previous):
+            if not improves(result, old):
+                kept.append(cell["cell_id"])
+                statuses[cell["cell_id"]] = old
+                continue
+            _write_fit(cell, result, out_dir, (bin_size_ms, activation_bin_size_ms, degree, C, config.config_name))
             failures.clear(cell["cell_id"])
             statuses[cell["cell_id"]] = result
         progress.update(len(chunk))
@@ -108,5 +150,6 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
         "failures_path": failures.path,
         "todo": len(todo),
         "already_done": len(paths) - len(todo),
+        "kept": kept,
         "seconds": time.perf_counter() - started,
     }

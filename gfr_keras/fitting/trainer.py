@@ -22,7 +22,7 @@ import numpy as np
 from keras import ops
 
 from gfr_keras.fitting.activation import fit_activations, poisson_nll
-from gfr_keras.fitting.data import stimulus_groups
+from gfr_keras.fitting.data import published_padding_mask, stimulus_groups
 from gfr_keras.fitting.engine import Population, tensor
 from gfr_keras.neurons.layer import GFR
 from gfr_keras.dataset.fits import FitStatus, failed
@@ -36,12 +36,14 @@ VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published
 TEST_STIMULUS = "Noise 2"
 
 
-def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, stats=None):
+def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, stats=None, start_params=None):
     """Fit alpha and beta of every cell with its activation frozen (spec section 6).
 
     One population holds `len(hparams)` copies of every cell, one per learning-rate
     run. Each epoch takes one Adam step per training stimulus batch (Long Square,
-    Ramp, Noise 1, in a fixed shuffled order); a copy stops when its training loss
+    Ramp, Noise 1, in a fixed shuffled order); a cell without sweeps of one of
+    them sits that step out (as the published `get_train_test_data` trains on the
+    batches a cell has). A copy stops when its training loss
     is exactly equal `early_stop_repeats` epochs in a row. Per cell the run with the
     best validation EVR (Noise 1) is kept and its test EVR (Noise 2) reported.
 
@@ -49,11 +51,13 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         cells: processed cells.
         activations: `fit_activations` results (same order).
         bin_size_ms: model bin size.
-        C: L1 penalty on alpha and beta.
+        C: penalty weight on alpha and beta (`config.penalty`: L1, or the published L0 count).
         jit_compile: XLA for the training step under TensorFlow; default on up to
             300 units (measured faster there on CPU, slower above). JAX always compiles with XLA.
         stats: optional dict; receives `epoch_seconds`, the wall time of every
             epoch (the first includes tracing and compilation).
+        start_params: optional list (one per cell) of saved parameter dicts or
+            None: every run of such a cell starts from them (`config.finetune`).
 
     Returns:
         list (one per cell) of dicts: `params`, `val_evr`, `test_evr`,
@@ -63,13 +67,14 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
     config = FitConfig.coerce(config)
     groups = stimulus_groups(cells, bin_size_ms)
     results = triage(activations, groups, bin_size_ms)
-    population = build_population(activations, results, bin_size_ms, config)
+    population = build_population(activations, results, bin_size_ms, config, start_params)
     if jit_compile is None:
         jit_compile = population.layer.units <= 300  # measured under TensorFlow: XLA wins up to a few hundred units on CPU
     order = list(TRAIN_STIMULI)
     np.random.default_rng(config.seed).shuffle(order)
+    order = [name for name in order if name in groups]  # a stimulus no cell of the chunk has
     n_runs = len(config.hparams)
-    batches = {name: _batch(groups[name], n_runs) for name in (*order, TEST_STIMULUS)}
+    batches = {name: _batch(groups[name], n_runs, config.loss_on_padding) for name in (*order, TEST_STIMULUS)}
     fixed_frozen = np.array([r is not None for r in results] * n_runs)
     history = train_epochs(population, [batches[name] for name in order], batches[TEST_STIMULUS], fixed_frozen,
                            bin_size_ms, C, config, jit_compile, stats)
@@ -78,10 +83,14 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
 
 
 def triage(activations, groups, bin_size_ms):
-    """Per cell: None (to be fitted) or a `failed(reason)` result (no activation, missing stimuli)."""
+    """Per cell: None (to be fitted) or a `failed(reason)` result (no activation, missing stimuli).
+
+    Noise 1 (validation) and Noise 2 (test) are required, as in the published
+    `fit_model`; Long Square and Ramp are not (the cell trains on what it has).
+    """
     results = []
     for unit, activation in enumerate(activations):
-        missing = [s for s in (*TRAIN_STIMULI, TEST_STIMULUS) if s not in groups or groups[s]["n_sweeps"][unit] == 0]
+        missing = [s for s in (VALIDATION_STIMULUS, TEST_STIMULUS) if s not in groups or groups[s]["n_sweeps"][unit] == 0]
         if activation["status"] != FitStatus.OK:
             results.append(failed(activation["failure_reason"]))
         elif missing:
@@ -91,32 +100,52 @@ def triage(activations, groups, bin_size_ms):
     return results
 
 
-def build_population(activations, results, bin_size_ms, config):
+def build_population(activations, results, bin_size_ms, config, start_params=None):
     """One `GFR` unit per (run, cell), unit index `run * n_cells + cell`, with its `UnitAdam`.
 
     A cell that triage failed gets the identity activation, so it runs harmlessly (and frozen).
+    A cell with `start_params` starts every run from them (finetune).
     """
     n_cells = len(activations)
-    params = [
-        fresh_params(activations[u]["g"] if results[u] is None else IDENTITY_G, bin_size_ms)
-        for _ in config.hparams
-        for u in range(n_cells)
-    ]
+    start_params = start_params or [None] * n_cells
+
+    def start(u):
+        if results[u] is not None:
+            return fresh_params(IDENTITY_G, bin_size_ms)
+        return start_params[u] if start_params[u] is not None else fresh_params(activations[u]["g"], bin_size_ms)
+
+    params = [start(u) for _ in config.hparams for u in range(n_cells)]
     layer = GFR.from_params(params, return_sequences=True, freeze_activation=True)
     layer.build((None, None, layer.units))  # the cell is built; this marks the RNN built for stateless_call
     unit_lr = np.repeat([r.lr for r in config.hparams], n_cells)
     return Population(layer, UnitAdam(1.0, unit_lr, epsilon=config.eps))
 
 
-def _batch(group, n_runs):
-    """`(current, rate, mask, n_sweeps, length)` of one stimulus, tiled over the runs; tensors, then numpy lengths."""
+def _batch(group, n_runs, loss_on_padding=False):
+    """One stimulus tiled over the runs: `(tensors, length, present)`.
+
+    `tensors` = `(current, rate, mask, n_sweeps)`; `length` (numpy, per unit) the
+    bins of the unit's longest sweep; `present` (numpy bool) whether the unit has
+    sweeps of this stimulus. `loss_on_padding`: the mask also covers the zero
+    padding of a cell's shorter sweeps (the published loss), not the bins added
+    only to line cells up in the population.
+    """
     tile = lambda x: np.tile(x, (1,) * (x.ndim - 1) + (n_runs,))
     per_unit = lambda x: np.maximum(tile(x[None, :])[0], 1).astype(np.float32)
-    return (tensor(tile(group["current_pa"])), tensor(tile(group["rate_per_ms"])), tensor(tile(group["mask"])),
-            tensor(per_unit(group["n_sweeps"]))), per_unit(group["length"])
+    mask = published_padding_mask(group) if loss_on_padding else group["mask"]
+    return ((tensor(tile(group["current_pa"])), tensor(tile(group["rate_per_ms"])), tensor(tile(mask)),
+             tensor(per_unit(group["n_sweeps"]))), per_unit(group["length"]), tile(group["n_sweeps"][None, :])[0] > 0)
 
 
-def _losses(layer, bin_size_ms, C, eps):
+#: `C * norm` per unit. The published `model.reg(p=0)` counts non-zero weights: its gradient is zero,
+#: so the published penalty never changes a fit (FitConfig.penalty = "l0" reproduces that).
+PENALTY_NORMS = {
+    "l1": lambda w: ops.sum(ops.abs(w), axis=1),
+    "l0": lambda w: ops.sum(ops.cast(ops.not_equal(w, 0.0), w.dtype), axis=1),
+}
+
+
+def _losses(layer, bin_size_ms, C, eps, penalty="l1"):
     """`sequence_loss(trainable, non_trainable, current, rate, mask, n_sweeps) -> [units]` and the training objective."""
 
     def sequence_loss(trainable, non_trainable, current, rate, mask, n_sweeps):
@@ -126,8 +155,8 @@ def _losses(layer, bin_size_ms, C, eps):
 
     def objective(trainable, non_trainable, *batch):
         per_unit = sequence_loss(trainable, non_trainable, *batch)
-        penalty = C * sum(ops.sum(ops.abs(w), axis=1) for w in trainable)  # alpha and beta
-        return ops.sum(per_unit + penalty), per_unit  # the SUM keeps the units independent
+        norm = PENALTY_NORMS[penalty]
+        return ops.sum(per_unit + C * sum(norm(w) for w in trainable)), per_unit  # alpha and beta  # the SUM keeps the units independent
 
     return sequence_loss, objective
 
@@ -139,7 +168,7 @@ def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, 
         dict: `train`, `test` (per-unit loss curves), `nan` (units whose loss
         turned NaN), `epochs` (per unit).
     """
-    sequence_loss, objective = _losses(population.layer, bin_size_ms, C, config.eps)
+    sequence_loss, objective = _losses(population.layer, bin_size_ms, C, config.eps, config.penalty)
     step = population.train_step(objective, jit_compile)
     evaluate = population.function(sequence_loss, jit_compile)
     n_units, n_cells = len(frozen), len(frozen) // len(config.hparams)
@@ -153,13 +182,14 @@ def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, 
                 active[run * n_cells : (run + 1) * n_cells] = False
         if not active.any():
             break
-        population.set_active(active)
-        epoch_loss = np.zeros(n_units)
-        for tensors, length in train_batches:
+        epoch_loss, n_batches = np.zeros(n_units), np.zeros(n_units)
+        for tensors, length, present in train_batches:
+            population.set_active(active & present)  # a cell without this stimulus sits the step out
             per_unit = step(*tensors)
-            epoch_loss += ops.convert_to_numpy(per_unit) / length
-        epoch_loss /= len(train_batches)
-        tensors, length = test_batch
+            epoch_loss += np.where(present, ops.convert_to_numpy(per_unit) / length, 0.0)
+            n_batches += present
+        epoch_loss /= np.maximum(n_batches, 1)  # per batch the cell has, as the published loop
+        tensors, length, _ = test_batch
         test_loss = ops.convert_to_numpy(evaluate(*tensors)) / length
         for unit in np.flatnonzero(active):
             train_curves[unit].append(float(epoch_loss[unit]))
@@ -228,10 +258,25 @@ def _evr(group, prediction, cell, unit):
         return float("nan")
 
 
-def fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree=1, C=0.0, config=None):
-    """Activation, then the whole neuron, for every cell: `fit_activations` + `fit_neurons`."""
-    activations = fit_activations(cells, activation_bin_size_ms, degree, config)
-    results = fit_neurons(cells, activations, bin_size_ms, C, config)
+def fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree=1, C=0.0, config=None, previous=None):
+    """Activation, then the whole neuron, for every cell: `fit_activations` + `fit_neurons`.
+
+    `previous`: optional list (one per cell) of the cell's saved successful fit
+    or None (`retrain_model`, as the published `model_pipeline`): such a cell
+    keeps its saved g (no activation fit) and, with `config.finetune`, starts
+    from its saved alpha and beta.
+    """
+    config = FitConfig.coerce(config)
+    previous = previous or [None] * len(cells)
+    todo = [i for i, fit in enumerate(previous) if fit is None]
+    fitted = iter(fit_activations([cells[i] for i in todo], activation_bin_size_ms, degree, config) if todo else [])
+    activations = [
+        next(fitted) if fit is None
+        else {"g": fit["params"]["g"], "loss": fit.get("activation_loss", float("nan")), "status": FitStatus.OK}
+        for fit in previous
+    ]
+    start = [fit["params"] if fit is not None and config.finetune else None for fit in previous]
+    results = fit_neurons(cells, activations, bin_size_ms, C, config, start_params=start)
     for result, activation in zip(results, activations):
         result["activation_loss"] = activation["loss"]
     return results

@@ -9,3 +9,4 @@ from gfr_keras.network.cell import READOUT_STEPS, GFRNetworkCell, GFRNetworkRNN
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import AppendZeroSteps, ReadoutCrossentropy, ReadoutSteps, ScaleRates, network_targets
 from gfr_keras.network.scaling import SCALING_OPTIONS, biological_neurons, neuron_scaling, sample_records
+from gfr_keras.network.permuted import permuted_network

@@ -1,6 +1,8 @@
 """Line-by-line MNIST data: IDX files, the offline split, tensorflow-datasets, tf.data.
 
-Images are float32 `[n, 28, 28]` in [0, 1]; each row is one time step.
+Images are float32 `[n, 28, 28]` in [0, 1]; each row is one time step. The
+pixel-by-pixel variant (`variant="p"`, the published `reshape_image(variant="p")`)
+feeds one pixel per step of a 24x24 image: 576 steps of 1 value.
 """
 
 import gzip
@@ -15,6 +17,9 @@ OFFICIAL_MD5 = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+#: The published `get_MNIST_data_loaders(variant="p")` resizes to 24x24 (torchvision `Resize` on PIL images).
+PIXEL_IMAGE_SIZE = 24
+VARIANTS = ("l", "p")
 OFFLINE_LABEL = "offline: MNIST test split (10,000 digits) as 8,000 train / 2,000 test"
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -112,6 +117,37 @@ def tfds_mnist(data_dir=None):
     return splits
 
 
+def pixel_sequences(images):
+    """Images `[n, 28, 28]` in [0, 1] as the published pixel-by-pixel input: `[n, 576, 1]`.
+
+    As `get_MNIST_data_loaders(variant="p")` then `reshape_image(x, "p")`: each
+    8-bit image is resized to 24x24 by PIL's bilinear filter (what torchvision's
+    `Resize` does to a PIL image; PIL widens the filter when it shrinks, so every
+    output pixel averages a 2-3 pixel neighbourhood), scaled to [0, 1], and read row by row.
+    """
+    from PIL import Image
+
+    images = validate_images(images)
+    pixels = np.round(images * 255.0).astype(np.uint8)  # the 8-bit image torchvision resizes
+    size = (PIXEL_IMAGE_SIZE, PIXEL_IMAGE_SIZE)
+    resized = np.stack([np.asarray(Image.fromarray(p).resize(size, Image.Resampling.BILINEAR)) for p in pixels])
+    return (resized.astype(np.float32) / 255.0).reshape(len(images), PIXEL_IMAGE_SIZE * PIXEL_IMAGE_SIZE, 1)
+
+
+def as_variant(data, variant):
+    """`load_mnist`'s dict as the network input of `variant`: `"l"` (28 rows of 28) or `"p"` (576 pixels)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"--variant: expected one of {VARIANTS}, got {variant!r}")
+    if variant == "l":
+        return data
+    return {
+        **data,
+        "train": (pixel_sequences(data["train"][0]), data["train"][1]),
+        "test": (pixel_sequences(data["test"][0]), data["test"][1]),
+        "label": data["label"] + ", pixel-by-pixel (24x24, 576 steps)",
+    }
+
+
 def make_dataset(images, labels, batch_size, shuffle=True, seed=0):
     """A `tf.data` pipeline: cache, shuffle (each epoch), batch, prefetch."""
     import tensorflow as tf
@@ -122,7 +158,7 @@ def make_dataset(images, labels, batch_size, shuffle=True, seed=0):
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def load_mnist(data_dir=None, tfds=False, limit=None, seed=0):
+def load_mnist(data_dir=None, tfds=False, limit=None, seed=0, variant="l"):
     """One of the three MNIST sources, optionally cut to the first `limit` / `limit // 4` images.
 
     Args:
@@ -130,6 +166,7 @@ def load_mnist(data_dir=None, tfds=False, limit=None, seed=0):
         tfds: full MNIST through tensorflow-datasets (online, downloads once).
         limit: smoke runs: the first `limit` training and `limit // 4` test images.
         seed: the offline split's permutation (used when neither source is given).
+        variant: `"l"` (line by line, `[n, 28, 28]`) or `"p"` (pixel by pixel, `[n, 576, 1]`).
 
     Returns:
         `{"train": (images, labels), "test": (images, labels), "label": str}`.
@@ -147,4 +184,4 @@ def load_mnist(data_dir=None, tfds=False, limit=None, seed=0):
         data["train"] = tuple(x[:limit] for x in data["train"])
         data["test"] = tuple(x[: max(1, limit // 4)] for x in data["test"])
         data["label"] += f", first {limit} / {max(1, limit // 4)} images"
-    return data
+    return as_variant(data, variant)

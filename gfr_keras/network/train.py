@@ -38,6 +38,8 @@ def build_model(
     protocol="project",
     scaling="neuron",
     scaling_options=None,
+    rows=28,
+    row_size=28,
 ):
     """A compiled L-MNIST model: a GFR network (see `build_gfr_network`) or a Keras `baseline`.
 
@@ -47,7 +49,7 @@ def build_model(
     from gfr_keras.dataset.records import SHIPPED_DATASET_PATH
 
     if baseline:
-        model = build_baseline(baseline, units, seed=seed)
+        model = build_baseline(baseline, units, rows=rows, row_size=row_size, seed=seed)
     else:
         model = build_gfr_network(
             units,
@@ -61,6 +63,8 @@ def build_model(
             protocol=protocol,
             scaling=scaling,
             scaling_options=scaling_options,
+            rows=rows,
+            row_size=row_size,
         )
     return compile_network(
         model, learning_rate, readout_loss=readout_loss, beta_learning_rate_scale=beta_learning_rate_scale,
@@ -171,7 +175,7 @@ def train_lmnist(
     train = make_dataset(x_train, y_train, batch_size, seed=seed).map(targets)
     valid = make_dataset(x_valid, y_valid, max(batch_size, 256), shuffle=False).map(targets)
     gfr = any(layer.name == "gfr_rnn" for layer in model.layers)
-    diagnostics = [RateDiagnostics(x_valid[:256], os.path.join(run_dir, "logs"))] if gfr else []
+    diagnostics = [RateDiagnostics(x_valid[:256], os.path.join(run_dir, "logs"), readout_first=x_valid.shape[1])] if gfr else []
     os.makedirs(run_dir, exist_ok=True)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {replicas}")
