@@ -27,6 +27,7 @@ from gfr_keras.network.readout import (
     ReadoutSteps,
     ScaleRates,
 )
+from gfr_keras.network.default_neurons import default_neurons
 from gfr_keras.network.scaling import biological_neurons, sample_records
 from gfr_keras.optimizers import ScaledAdam
 
@@ -36,7 +37,8 @@ from gfr_keras.optimizers import ScaledAdam
 def _neuron_args(neurons, dataset, units, configuration, seed, replace, row_size, scaling, scaling_options):
     """`GFRNetworkCell` arguments for the neurons, and the readout's rate factors."""
     if neurons == "default":
-        return {}, 1.0
+        # The published scaling has nothing for default neurons; the options start them elsewhere.
+        return ({} if scaling == "reference" else default_neurons(units, scaling_options)), 1.0
     if neurons != "biological":
         raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
     if dataset is None:
