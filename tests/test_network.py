@@ -218,8 +218,8 @@ def test_readout_loss_all_averages_the_five_steps():
 
 
 def test_beta_learns_at_a_scaled_rate():
-    """One Adam step moves beta by lr * scale, every other trained weight by about lr."""
-    model = compile_network(build_gfr_network(6), 1e-2, beta_learning_rate_scale=1e-3)
+    """One Adam step moves beta and alpha by lr * their scales, every other trained weight by about lr."""
+    model = compile_network(build_gfr_network(6), 1e-2, beta_learning_rate_scale=1e-3, alpha_learning_rate_scale=0.1)
     assert isinstance(model.optimizer, ScaledAdam)
     cell = model.get_layer("gfr_rnn").cell
     x = np.random.default_rng(4).uniform(size=(8, 28, 28)).astype("float32")
@@ -228,9 +228,9 @@ def test_beta_learns_at_a_scaled_rate():
     beta_step = np.abs(np.array(cell.neurons.beta) - before[cell.neurons.beta.path]).max()
     alpha_step = np.abs(np.array(cell.neurons.alpha) - before[cell.neurons.alpha.path]).max()
     assert beta_step == pytest.approx(1e-5, rel=1e-2)  # Adam's first step: lr * scale * sign(gradient)
-    assert alpha_step == pytest.approx(1e-2, rel=1e-2)
+    assert alpha_step == pytest.approx(1e-3, rel=1e-2)
     config = model.optimizer.get_config()
-    assert ScaledAdam.from_config(config).multipliers == {"beta": 1e-3}
+    assert ScaledAdam.from_config(config).multipliers == {"beta": 1e-3, "alpha": 0.1}
 
 
 def test_scaled_adam_places_epsilon_as_pytorch():

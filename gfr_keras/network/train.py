@@ -38,6 +38,7 @@ def build_model(
     protocol="project",
     scaling="neuron",
     scaling_options=None,
+    alpha_learning_rate_scale=1.0,
 ):
     """A compiled L-MNIST model: a GFR network (see `build_gfr_network`) or a Keras `baseline`.
 
@@ -64,7 +65,7 @@ def build_model(
         )
     return compile_network(
         model, learning_rate, readout_loss=readout_loss, beta_learning_rate_scale=beta_learning_rate_scale,
-        jit_compile=jit_compile, protocol=protocol,
+        jit_compile=jit_compile, protocol=protocol, alpha_learning_rate_scale=alpha_learning_rate_scale,
     )
 
 
