@@ -31,7 +31,8 @@ from gfr_keras.network.default_neurons import default_neurons
 from gfr_keras.network.scaling import biological_neurons, sample_records
 from gfr_keras.optimizers import ScaledAdam
 
-#: Spec section 8's default neurons: 4 traces, alpha = [4, 0, 0, 0], g(z) = max(0, tanh(z)).
+# Default neurons: spec section 8's (4 traces, g(z) = max(0, tanh(z))) with alpha spread over the
+# traces unless scaling_options={"traces": "fast"} (gfr_keras.network.default_neurons).
 
 
 def _neuron_args(neurons, dataset, units, configuration, seed, replace, row_size, scaling, scaling_options):
@@ -86,7 +87,9 @@ def build_gfr_network(
             threshold, in its own units: `neuron_scaling`) or `"reference"` (the
             published scaling). Default neurons (`b = 0`, `sigma = gamma = G = 1`)
             need none.
-        scaling_options: `SCALING_OPTIONS` overrides (the ablation).
+        scaling_options: `SCALING_OPTIONS` overrides (the ablation); for
+            default neurons `DEFAULT_NEURON_OPTIONS` overrides (`traces`,
+            `bin_size_ms`).
         protocol: `"project"` or `"reference"` (the published code: its
             scaling, and PyTorch's default initialisation `U(+-1/sqrt(fan_in))`
             of every projection and bias).
