@@ -72,9 +72,9 @@ def test_reference_protocol_runs(tmp_path):
     assert main(["train-network", "--epochs", "1", *SMALL, "--neurons", "biological", "--protocol", "reference",
                  "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["protocol"] == "reference"
+    assert result["protocol"] == "reference" and result["alpha_lr_scale"] == 1.0  # plain Adam, as published
     model = keras.saving.load_model(out / "best.keras")
-    assert model.optimizer.epsilon_placement == "pytorch" and model.optimizer.multipliers == {"beta": 1.0}
+    assert model.optimizer.epsilon_placement == "pytorch" and model.optimizer.multipliers == {"beta": 1.0, "alpha": 1.0}
 
 
 def _train(out, epochs, extra=(), env_extra=None):

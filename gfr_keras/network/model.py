@@ -169,8 +169,9 @@ def compile_network(
         if readout_loss == "first"
         else {"readout_logits": ReadoutCrossentropy()}
     )
+    multipliers = {"beta": beta_learning_rate_scale, "alpha": alpha_learning_rate_scale}
     model.compile(
-        optimizer=ScaledAdam(learning_rate, multipliers={"beta": beta_learning_rate_scale, "alpha": alpha_learning_rate_scale}, global_clipnorm=5.0, **adam),
+        optimizer=ScaledAdam(learning_rate, multipliers=multipliers, global_clipnorm=5.0, **adam),
         loss=loss,
         metrics={"probabilities": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
         jit_compile=jit_compile,
