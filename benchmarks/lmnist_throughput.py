@@ -53,8 +53,10 @@ def build(name, n_nodes, jit_compile="auto"):
         model = build_gfr_network(n_nodes)
     elif name == "gfr_default_frozen_neurons":
         model = build_gfr_network(n_nodes, freeze_neurons=True)
-    elif name == "gfr_biological":
-        model = build_gfr_network(n_nodes, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
+    elif name in ("gfr_biological", "gfr_biological_frozen"):
+        # The neuron scaling (the default): alpha, beta trained with g fixed, or every neuron frozen.
+        model = build_gfr_network(n_nodes, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True,
+                                  freeze_activation=True, freeze_neurons=name == "gfr_biological_frozen")
     elif name == "gfr_default_plain_keras_rnn":
         model = gfr_network_plain_rnn(n_nodes)
     else:
@@ -62,7 +64,10 @@ def build(name, n_nodes, jit_compile="auto"):
     return compile_network(model, 1e-3, jit_compile=jit_compile)
 
 
-MODELS = ["simple_rnn", "gru", "lstm", "gfr_default", "gfr_default_frozen_neurons", "gfr_biological", "gfr_default_plain_keras_rnn"]
+MODELS = [
+    "simple_rnn", "gru", "lstm", "gfr_default", "gfr_default_frozen_neurons", "gfr_biological", "gfr_biological_frozen",
+    "gfr_default_plain_keras_rnn",
+]
 
 
 def main():

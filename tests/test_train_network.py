@@ -34,7 +34,7 @@ def test_trains_checkpoints_and_reports(tmp_path):
     for key in ("test_accuracy", "test_accuracy_first_step"):
         assert round(result[key] * 64, 6) == round(result[key] * 64)
     assert result["parameters"] > result["trainable_parameters"] > 0 and result["wall_time_s"] > 0
-    assert result["readout_loss"] == "all" and result["beta_lr_scale"] == 1e-3
+    assert result["readout_loss"] == "all" and result["beta_lr_scale"] == 1e-3 and result["alpha_lr_scale"] == 1.0
     assert len(_rows(out / "history.csv")) == 2
     assert any((out / "logs").rglob("events.out.tfevents.*"))
     assert any((out / "logs" / "diagnostics").rglob("events.out.tfevents.*"))
@@ -63,6 +63,7 @@ def test_small_biological_network_learns(tmp_path):
     assert main(argv) == 0
     result = json.loads((out / "result.json").read_text())
     assert result["scaling"] == "neuron" and result["test_accuracy"] >= 0.5, result["test_accuracy"]
+    assert result["alpha_lr_scale"] == 1e-2  # the biological default
     assert sum(result["diagnostics"]["initial"]["active_fraction_readout"]) / 5 > 0.3  # not silent at the start
 
 
@@ -71,9 +72,9 @@ def test_reference_protocol_runs(tmp_path):
     assert main(["train-network", "--epochs", "1", *SMALL, "--neurons", "biological", "--protocol", "reference",
                  "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["protocol"] == "reference"
+    assert result["protocol"] == "reference" and result["alpha_lr_scale"] == 1.0  # plain Adam, as published
     model = keras.saving.load_model(out / "best.keras")
-    assert model.optimizer.epsilon_placement == "pytorch" and model.optimizer.multipliers == {"beta": 1.0}
+    assert model.optimizer.epsilon_placement == "pytorch" and model.optimizer.multipliers == {"beta": 1.0, "alpha": 1.0}
 
 
 def _train(out, epochs, extra=(), env_extra=None):

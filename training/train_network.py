@@ -47,6 +47,12 @@ def add_arguments(parser):
         help="factor on the learning rate of the neurons' beta, which acts as 1000*beta; 1 = plain Adam as the reference (default: %(default)s)",
     )
     parser.add_argument(
+        "--alpha-lr-scale",
+        type=float,
+        help="factor on the learning rate of the neurons' alpha (default: 1e-2 for biological neurons, whose slow "
+        "traces' gain a plain step moves out of range, 1 for default neurons)",
+    )
+    parser.add_argument(
         "--protocol",
         choices=("project", "reference"),
         default="project",
@@ -64,7 +70,8 @@ def add_arguments(parser):
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override one option of the neuron scaling (gfr_keras.network.SCALING_OPTIONS), e.g. centre_drive=false",
+        help="override one option of the neuron scaling (biological: gfr_keras.network.SCALING_OPTIONS, e.g. "
+        "centre_drive=false; default neurons: DEFAULT_NEURON_OPTIONS, e.g. traces=fast for the spec's alpha)",
     )
     parser.add_argument(
         "--variant", choices=("l", "p"), default="l",
@@ -91,8 +98,11 @@ def _check(args):
     for name in ("epochs", "batch_size", "n_nodes"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
-    if not args.beta_lr_scale > 0:
-        raise ValueError(f"--beta-lr-scale: expected a positive number, got {args.beta_lr_scale}")
+    if args.alpha_lr_scale is None:
+        args.alpha_lr_scale = 1e-2 if args.neurons == "biological" and args.protocol == "project" else 1.0
+    for name in ("beta_lr_scale", "alpha_lr_scale"):
+        if not getattr(args, name) > 0:
+            raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
     options = {}
     for item in args.scaling_option:
         key, _, value = item.partition("=")
@@ -121,6 +131,7 @@ def run(args):
         "n_nodes": args.n_nodes,
         "readout_loss": None if args.baseline else args.readout_loss,
         "beta_lr_scale": None if args.baseline else args.beta_lr_scale,
+        "alpha_lr_scale": None if args.baseline else args.alpha_lr_scale,
         "sample_with_replacement": args.sample_with_replacement,
         "lr": args.lr,
         "protocol": args.protocol,
@@ -169,6 +180,7 @@ def _build(args, configuration, input_shape):
         learning_rate=args.lr,
         readout_loss=args.readout_loss,
         beta_learning_rate_scale=args.beta_lr_scale,
+        alpha_learning_rate_scale=args.alpha_lr_scale,
         jit_compile=jit_compile,
         seed=args.seed,
         protocol=args.protocol,

@@ -5,6 +5,7 @@ Layering: imports `neurons`, `dataset` (biological neurons from records) and the
 base modules; never `ephys`, `fitting` or `serving`.
 """
 
+from gfr_keras.network.default_neurons import DEFAULT_NEURON_OPTIONS, default_neurons
 from gfr_keras.network.cell import READOUT_STEPS, GFRNetworkCell, GFRNetworkRNN
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import AppendZeroSteps, ReadoutCrossentropy, ReadoutSteps, ScaleRates, network_targets

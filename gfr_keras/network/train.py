@@ -40,6 +40,7 @@ def build_model(
     scaling_options=None,
     rows=28,
     row_size=28,
+    alpha_learning_rate_scale=1.0,
 ):
     """A compiled L-MNIST model: a GFR network (see `build_gfr_network`) or a Keras `baseline`.
 
@@ -68,7 +69,7 @@ def build_model(
         )
     return compile_network(
         model, learning_rate, readout_loss=readout_loss, beta_learning_rate_scale=beta_learning_rate_scale,
-        jit_compile=jit_compile, protocol=protocol,
+        jit_compile=jit_compile, protocol=protocol, alpha_learning_rate_scale=alpha_learning_rate_scale,
     )
 
 

@@ -1,0 +1,49 @@
+"""Default (unfitted) neurons in a network, and the options that start them elsewhere than the spec's."""
+
+import numpy as np
+
+from gfr_keras.network.cell import DEFAULT_DECAY_RATES
+from gfr_keras.neurons.timescales import decay_rates
+
+DEFAULT_NEURON_OPTIONS = {
+    # "uniform" (the default): alpha_k = lam_k, every trace carries the drive equally at steady state
+    # (G = mean(alpha / lam) = 1 as the spec), so the slower traces hold past rows: 0.9455 against
+    # 0.916 at 10 epochs (docs/benchmarks.md, issue #15). "fast": the spec's alpha = [n, 0, ..., 0]
+    # (only the lam = 1 trace carries the drive: no memory but the recurrence).
+    "traces": "uniform",
+    # The traces' decay rates: None, the spec's 4 (slowest 1/0.18 = 5.5 steps), or a bin size in ms
+    # whose rates the fitted neurons use (20: 8 traces, slowest 1/0.01 = 100 steps, a whole image).
+    "bin_size_ms": None,
+}
+
+
+def default_neurons(units, options=None):
+    """`GFRNetworkCell` arguments for `units` default neurons under `DEFAULT_NEURON_OPTIONS` overrides.
+
+    `{"traces": "fast"}` is `{}`: the spec's neurons (as `--protocol reference` uses them).
+    """
+    options = {**DEFAULT_NEURON_OPTIONS, **(options or {})}
+    unknown = set(options) - set(DEFAULT_NEURON_OPTIONS)
+    if unknown:
+        raise ValueError(
+            f"scaling options for default neurons: unknown {sorted(unknown)}; expected {sorted(DEFAULT_NEURON_OPTIONS)}"
+        )
+    bin_size_ms, traces = options["bin_size_ms"], options["traces"]
+    if traces not in ("fast", "uniform"):
+        raise ValueError(f"traces: expected 'fast' or 'uniform', got {traces!r}")
+    if bin_size_ms in (None, "none"):
+        if traces == "fast":
+            return {}
+        rates = list(DEFAULT_DECAY_RATES)
+    else:
+        try:
+            rates = decay_rates(int(bin_size_ms))
+        except ValueError as error:
+            raise ValueError(f"bin_size_ms (default neurons' traces): {error}") from None
+    neurons = {"units": int(units), "decay_rates": rates}
+    if traces == "fast":
+        return {"neurons": neurons}
+    neurons["alpha_initializer"] = {"class_name": "Constant", "config": {"value": rates}}
+    # One row reaches mean(h) as mean(alpha) I: scale the projections so it is still I.
+    pulse = float(np.mean(rates))
+    return {"neurons": neurons, "input_scale": 1.0 / pulse, "recurrent_scale": 1.0 / pulse}
