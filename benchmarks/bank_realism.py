@@ -50,12 +50,13 @@ def _extract(path):
         return {}, f"{type(error).__name__}: {error}"
 
 
-def build_bank(bank, n, seed, workers):
+def build_bank(bank, n, seed, workers, per_line=1):
     """Run `gfr synth-cells` (cells already there are kept); seconds spent simulating."""
     from training.cli import main
 
     started = time.perf_counter()
-    assert main(["synth-cells", "--n", str(n), "--seed", str(seed), "--out", bank, "--workers", str(workers)]) == 0
+    command = ["synth-cells", "--n", str(n), "--seed", str(seed), "--per-line", str(per_line), "--out", bank, "--workers", str(workers)]
+    assert main(command) == 0
     return time.perf_counter() - started
 
 
@@ -131,11 +132,12 @@ def main():
     parser.add_argument("--bank", default="demo_output/bank_realism", help="bank folder (made if missing)")
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--per-line", type=int, default=1, help="as gfr synth-cells --per-line (the same cells as the bank's)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--figure", default="docs/figures/bank_realism.png")
     args = parser.parse_args()
     already = sum(os.path.exists(os.path.join(args.bank, d, "ephys.nwb")) for d in os.listdir(args.bank)) if os.path.isdir(args.bank) else 0
-    seconds = build_bank(args.bank, args.n, args.seed, args.workers)
+    seconds = build_bank(args.bank, args.n, args.seed, args.workers, args.per_line)
     if already < args.n:
         print(f"simulated {args.n - already} cells in {seconds:.0f} s ({seconds / (args.n - already):.1f} s per cell, {args.workers} workers)")
     started = time.perf_counter()
