@@ -3,8 +3,8 @@
 `--model spiking` (default): integrate-and-fire cells with real action potentials,
 calibrated per cell to the source cell's Allen features, recorded at 50 kHz with
 Allen's stimulus set (Short Square included), so allensdk's feature extractor runs
-on them. `--model glif`: allensdk's GLIF cells at 10 kHz, the bank the shipped
-dataset was fitted on (`make shipped-dataset`).
+on them. `--model glif`: allensdk's GLIF cells at 10 kHz (the bank of an earlier
+shipped dataset). `--per-line` takes several cells of every mouse cre line.
 """
 
 import multiprocessing
