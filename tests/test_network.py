@@ -133,10 +133,11 @@ def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_
 
 def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
     frame = gk.load_dataset(gk.SHIPPED_DATASET_PATH)[(20, 20)]
-    records = sample_records(gk.SHIPPED_DATASET_PATH, 300, replace=True, seed=1)
+    n = 20 * len(frame)  # more draws than cells: every cell is drawn (misses one with probability ~ len(frame) e^-20)
+    records = sample_records(gk.SHIPPED_DATASET_PATH, n, replace=True, seed=1)
     ids = [record["cell_id"] for record in records]
-    assert len(ids) == 300 and set(ids) <= set(frame["cell_id"]) and len(set(ids)) == len(frame)
-    assert ids == [record["cell_id"] for record in sample_records(gk.SHIPPED_DATASET_PATH, 300, replace=True, seed=1)]
+    assert len(ids) == n and set(ids) <= set(frame["cell_id"]) and len(set(ids)) == len(frame)
+    assert ids == [record["cell_id"] for record in sample_records(gk.SHIPPED_DATASET_PATH, n, replace=True, seed=1)]
     model = build_gfr_network(30, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
     assert model.get_layer("gfr_rnn").cell.neurons.units == 30
 
