@@ -8,6 +8,7 @@ the adaptation index) and a synthetic-vs-real scatter per feature.
 
     uv run python benchmarks/bank_realism.py                        # 50 cells, seed 2026 (docs/benchmarks.md)
     uv run python benchmarks/bank_realism.py --n 12 --seed 0 --bank demo_output/cell_bank
+    uv run python benchmarks/bank_realism.py --n 200 --per-line 4 --bank build/shipped/cell_bank --subset 50
 
 Prints a Markdown table; writes `<bank>/bank_realism.csv` (every cell's values)
 and the figure (`--figure`, default docs/figures/bank_realism.png).
@@ -50,18 +51,22 @@ def _extract(path):
         return {}, f"{type(error).__name__}: {error}"
 
 
-def build_bank(bank, n, seed, workers):
+def build_bank(bank, n, seed, workers, per_line=1):
     """Run `gfr synth-cells` (cells already there are kept); seconds spent simulating."""
     from training.cli import main
 
     started = time.perf_counter()
-    assert main(["synth-cells", "--n", str(n), "--seed", str(seed), "--out", bank, "--workers", str(workers)]) == 0
+    command = ["synth-cells", "--n", str(n), "--seed", str(seed), "--per-line", str(per_line), "--out", bank, "--workers", str(workers)]
+    assert main(command) == 0
     return time.perf_counter() - started
 
 
-def measure(bank, workers):
-    """One row per cell: source (`real_<col>`) and synthetic (`syn_<col>`) values, errors, failures."""
+def measure(bank, workers, subset=None):
+    """One row per cell (`subset`: that many, evenly spread over the bank's list): source
+    (`real_<col>`) and synthetic (`syn_<col>`) values, errors, failures."""
     rows = json.load(open(os.path.join(bank, "cells.json")))
+    if subset and subset < len(rows):
+        rows = [rows[i] for i in np.linspace(0, len(rows) - 1, subset).round().astype(int)]
     paths = [os.path.join(bank, f"specimen_{int(r['specimen__id'])}", "ephys.nwb") for r in rows]
     import multiprocessing
 
@@ -131,15 +136,17 @@ def main():
     parser.add_argument("--bank", default="demo_output/bank_realism", help="bank folder (made if missing)")
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--per-line", type=int, default=1, help="as gfr synth-cells --per-line (the same cells as the bank's)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--subset", type=int, help="measure only this many cells, evenly spread over the bank")
     parser.add_argument("--figure", default="docs/figures/bank_realism.png")
     args = parser.parse_args()
     already = sum(os.path.exists(os.path.join(args.bank, d, "ephys.nwb")) for d in os.listdir(args.bank)) if os.path.isdir(args.bank) else 0
-    seconds = build_bank(args.bank, args.n, args.seed, args.workers)
+    seconds = build_bank(args.bank, args.n, args.seed, args.workers, args.per_line)
     if already < args.n:
         print(f"simulated {args.n - already} cells in {seconds:.0f} s ({seconds / (args.n - already):.1f} s per cell, {args.workers} workers)")
     started = time.perf_counter()
-    table = measure(args.bank, args.workers)
+    table = measure(args.bank, args.workers, args.subset)
     print(f"extractor on {len(table)} cells in {time.perf_counter() - started:.0f} s; failures: {int((table['failure'] != '').sum())}")
     for _, row in table[table["failure"] != ""].iterrows():
         print(f"  {row['cell_id']}: {row['failure']}")

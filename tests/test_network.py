@@ -127,8 +127,9 @@ def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
     max_current = np.array([r["params"]["g"]["max_current"][0] for r in records])
     np.testing.assert_allclose(np.asarray(cell.input_scale), max_current / 28, rtol=1e-6)
     assert cell.recurrent_scale == pytest.approx(1 / 6)
-    with pytest.raises(ValueError, match=r"dataset: 25 cells at configuration \(20, 20\), fewer than the 300 neurons"):
-        build_gfr_network(300, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH)
+    n_cells = len(gk.load_dataset(gk.SHIPPED_DATASET_PATH)[(20, 20)])
+    with pytest.raises(ValueError, match=rf"dataset: {n_cells} cells at configuration \(20, 20\), fewer than the {n_cells + 1} neurons"):
+        build_gfr_network(n_cells + 1, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH)
 
 
 def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_path):
@@ -157,10 +158,11 @@ def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_
 
 def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
     frame = gk.load_dataset(gk.SHIPPED_DATASET_PATH)[(20, 20)]
-    records = sample_records(gk.SHIPPED_DATASET_PATH, 300, replace=True, seed=1)
+    n = 20 * len(frame)  # more draws than cells: every cell is drawn (misses one with probability ~ len(frame) e^-20)
+    records = sample_records(gk.SHIPPED_DATASET_PATH, n, replace=True, seed=1)
     ids = [record["cell_id"] for record in records]
-    assert len(ids) == 300 and set(ids) <= set(frame["cell_id"]) and len(set(ids)) == len(frame)
-    assert ids == [record["cell_id"] for record in sample_records(gk.SHIPPED_DATASET_PATH, 300, replace=True, seed=1)]
+    assert len(ids) == n and set(ids) <= set(frame["cell_id"]) and len(set(ids)) == len(frame)
+    assert ids == [record["cell_id"] for record in sample_records(gk.SHIPPED_DATASET_PATH, n, replace=True, seed=1)]
     model = build_gfr_network(30, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
     assert model.get_layer("gfr_rnn").cell.neurons.units == 30
 

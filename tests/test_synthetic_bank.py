@@ -14,14 +14,17 @@ SOURCE_CELLS = (563002088, 580895033)
 def _params(n):
     """Different cells: resistances, thresholds, adaptation and spike shapes vary per trace."""
     base = dict(
-        e_l_mv=-70.0, r_mohm=150.0, r_dep_mohm=100.0, tau_ms=20.0, theta_inf_mv=-45.0, v_peak_mv=25.0,
+        e_l_mv=-70.0, r_mohm=150.0, r_dep_mohm=100.0, tau_ms=20.0, tau_dep_ms=15.0, theta_inf_mv=-45.0, v_peak_mv=25.0,
         v_trough_mv=-55.0, rise_ms=0.3, fall_ms=0.9, d_theta_fast_mv=3.0, tau_theta_fast_ms=30.0,
-        d_theta_slow_mv=1.0, tau_theta_slow_ms=300.0, noise_sd_pa=3.0, noise_tau_ms=5.0,
+        d_theta_slow_mv=1.0, tau_theta_slow_ms=300.0, g_ahp_ns=2.0, tau_ahp_ms=40.0, e_ahp_mv=-90.0,
+        noise_sd_pa=3.0, noise_tau_ms=5.0,
     )
     params = {key: np.full(n, value) for key, value in base.items()}
     params["r_dep_mohm"] = np.linspace(80.0, 250.0, n)
     params["fall_ms"] = np.linspace(0.4, 1.5, n)
+    params["tau_dep_ms"] = np.linspace(5.0, 30.0, n)
     params["d_theta_fast_mv"] = np.linspace(-2.0, 10.0, n)
+    params["g_ahp_ns"] = np.linspace(0.0, 1.0, n)
     params["v_trough_mv"] = np.linspace(-65.0, -45.0, n)
     return params
 
@@ -90,3 +93,38 @@ def test_repeated_sweeps_differ(small_bank):
         voltages = [handle[f"acquisition/timeseries/{k}/data"][()] for k in repeats]
     np.testing.assert_array_equal(currents[0], currents[1])
     assert not np.array_equal(voltages[0], voltages[1])
+
+
+def test_strong_steps_spike_in_the_first_activation_bin(small_bank):
+    """The GFR activation fit reads the first 20 ms bin after each Long Square onset: strong steps must spike there."""
+    import h5py
+
+    from gfr_keras.ephys.allen_stimuli import ONSET_S
+
+    out, rows = small_bank
+    for row in rows:
+        latencies_ms = {}
+        with h5py.File(out / f"specimen_{int(row['specimen__id'])}" / "ephys.nwb", "r") as handle:
+            for key, group in handle["stimulus/presentation"].items():
+                if group["aibs_stimulus_name"][()].decode() == "Long Square":
+                    rate_hz = float(group["starting_time"].attrs["rate"])
+                    amplitude_pa = round(float(group["data"][int((ONSET_S + 0.5) * rate_hz)]) * 1e12)
+                    spikes_s = handle[f"analysis/spike_times/{key}"][()]
+                    after_ms = (spikes_s[spikes_s >= ONSET_S] - ONSET_S) * 1e3
+                    latencies_ms[amplitude_pa] = after_ms[0] if len(after_ms) else np.inf
+        strongest = sorted(latencies_ms)[-3:]
+        assert all(latencies_ms[a] < 20.0 for a in strongest), (row["specimen__id"], latencies_ms)
+
+
+def test_choose_cells_takes_several_cells_of_every_cre_line():
+    from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS
+    from gfr_keras.ephys.spiking_bank import choose_cells
+
+    metadata = load_allen_metadata()
+    chosen = choose_cells(metadata, 200, seed=7, per_line=4)
+    assert len(chosen) == 200 and chosen["specimen__id"].is_unique
+    assert set(chosen["donor__species"]) == {"Homo Sapiens", "Mus musculus"}
+    usable = metadata.dropna(subset=list(FEATURE_COLUMNS))
+    available = usable[usable["donor__species"] == "Mus musculus"]["line_name"].value_counts()
+    per_line = chosen["line_name"].value_counts().reindex(available.index, fill_value=0)
+    assert (per_line >= available.clip(upper=4)).all()  # every mouse cre line, 4 cells or all it has

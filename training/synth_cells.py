@@ -3,8 +3,8 @@
 `--model spiking` (default): integrate-and-fire cells with real action potentials,
 calibrated per cell to the source cell's Allen features, recorded at 50 kHz with
 Allen's stimulus set (Short Square included), so allensdk's feature extractor runs
-on them. `--model glif`: allensdk's GLIF cells at 10 kHz, the bank the shipped
-dataset was fitted on (`make shipped-dataset`).
+on them. `--model glif`: allensdk's GLIF cells at 10 kHz (the bank of an earlier
+shipped dataset). `--per-line` takes several cells of every mouse cre line.
 """
 
 import os
@@ -18,6 +18,9 @@ def add_arguments(parser):
     parser.add_argument("--n", type=int, default=12, help="number of cells")
     parser.add_argument("--seed", type=int, default=0, help="which real cells, and the noise")
     parser.add_argument("--out", required=True, help="cache folder (manifest.json, cells.json, specimen_<id>/)")
+    parser.add_argument(
+        "--per-line", type=int, default=1, help="mouse cells of each transgenic line chosen first (all a line has if fewer)"
+    )
     parser.add_argument("--model", choices=sorted(_MODULES), default="spiking", help="the cells' neuron model (see above)")
     parser.add_argument(
         "--sampling-rate", type=int, help="samples per second (default: 50000 for spiking, > 20000 for Allen's feature extractor; 10000 for glif)"
@@ -73,7 +76,10 @@ def run(args):
         raise ValueError(f"--batch: expected a positive number of cells, got {args.batch}")
     module = importlib.import_module(_MODULES[args.model])
     rate = args.sampling_rate or _DEFAULT_RATE_HZ[args.model]
-    rows = [row.to_dict() for _, row in module.choose_cells(module.load_allen_metadata(), args.n, args.seed).iterrows()]
+    if args.per_line < 1:
+        raise ValueError(f"--per-line: expected a positive number of cells, got {args.per_line}")
+    chosen = module.choose_cells(module.load_allen_metadata(), args.n, args.seed, per_line=args.per_line)
+    rows = [row.to_dict() for _, row in chosen.iterrows()]
     manifest = module.write_cache_index(args.out, rows)
     todo = [row for row in rows if not os.path.exists(os.path.join(args.out, f"specimen_{int(row['specimen__id'])}", "ephys.nwb"))]
     started = time.perf_counter()

@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, pink_noise, protocol  # noqa: F401 (pink_noise: notebook 01)
-from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, calibrate, cell_features, model_parameters
+from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, KNOBS, calibrate, cell_features, model_parameters
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.nwb import write_nwb
 from gfr_keras.ephys.synthetic import choose_cells as _choose_cells
@@ -33,15 +33,14 @@ DEFAULT_SAMPLING_RATE_HZ = 50_000
 
 
 
-def choose_cells(metadata, n_cells, seed):
+def choose_cells(metadata, n_cells, seed, per_line=1):
     """`n_cells` real cells with every feature this model is calibrated to (see `ephys.synthetic.choose_cells`)."""
-    return _choose_cells(metadata, n_cells, seed, required=FEATURE_COLUMNS)
+    return _choose_cells(metadata, n_cells, seed, required=FEATURE_COLUMNS, per_line=per_line)
 
 
 def short_square_threshold_pa(params):
     """Smallest 3 ms pulse (pA) that brings the model from rest to its threshold."""
-    tau_dep = params["tau_ms"] * params["r_dep_mohm"] / params["r_mohm"]
-    charge = 1.0 - math.exp(-SHORT_SQUARE_MS / tau_dep)
+    charge = 1.0 - math.exp(-SHORT_SQUARE_MS / params["tau_dep_ms"])
     return (params["theta_inf_mv"] - params["e_l_mv"]) / (params["r_dep_mohm"] * 1e-3 * charge)
 
 
@@ -50,7 +49,7 @@ def build_models(rows):
     features = [cell_features(row) for row in rows]
     knobs = calibrate(features)
     return [
-        (model_parameters(f, k["gap_mv"], k["d_fast_mv"], k["d_slow_mv"]), {"features": f, "calibration": k})
+        (model_parameters(f, *(k[name] for name in KNOBS)), {"features": f, "calibration": k})
         for f, k in zip(features, knobs)
     ]
 

@@ -13,9 +13,12 @@ cheap, linear subthreshold core and adds what the extractor looks at:
 
 * membrane: leaky integrator at rest `e_l_mv` with the cell's input resistance
   `r_mohm` and time constant `tau_ms` below rest, and a second resistance
-  `r_dep_mohm` above rest (outward or inward rectification, same capacitance),
-  so that hyperpolarising steps give the measured Ri and tau while the spike
-  threshold sits where the rheobase puts it;
+  `r_dep_mohm` and time constant `tau_dep_ms` above rest, so that
+  hyperpolarising steps give the measured Ri and tau while the spike threshold
+  sits where the rheobase puts it. The two sides need not share a capacitance:
+  the depolarised side stands in for a nonlinear membrane (as in exponential
+  integrate-and-fire), whose steady state near threshold sets the rheobase
+  while strong steps still charge it at about the resting time constant;
 * spike: when V reaches the threshold, a stereotyped action potential: a
   half-cosine rise from the crossing voltage to `v_peak_mv` in `rise_ms`, a
   half-cosine fall to the fast trough `v_trough_mv` in `fall_ms` (their ratio
@@ -24,6 +27,11 @@ cheap, linear subthreshold core and adds what the extractor looks at:
   `d_theta_fast_mv` (decaying with `tau_theta_fast_ms`: sets the firing rate and
   f-I slope) and `d_theta_slow_mv` (`tau_theta_slow_ms`: spike-frequency
   adaptation);
+* after-hyperpolarisation (AHP): each spike adds `g_ahp_ns` to a conductance
+  towards `e_ahp_mv` (a potassium reversal) that decays with `tau_ahp_ms`. It
+  sets the firing rate without raising the threshold: the threshold stays at
+  realistic voltages, so strong steps reach it within milliseconds (first-spike
+  latency), and the conductance never pulls the voltage below `e_ahp_mv`;
 * intrinsic noise: an Ornstein-Uhlenbeck current (`noise_sd_pa`,
   `noise_tau_ms`), different in every sweep: repeated sweeps differ.
 
@@ -40,9 +48,9 @@ import numpy as np
 
 #: Per-trace parameters (arrays of shape [n_traces]); see the module docstring.
 PARAMETERS = (
-    "e_l_mv", "r_mohm", "r_dep_mohm", "tau_ms", "theta_inf_mv", "v_peak_mv", "v_trough_mv",
+    "e_l_mv", "r_mohm", "r_dep_mohm", "tau_ms", "tau_dep_ms", "theta_inf_mv", "v_peak_mv", "v_trough_mv",
     "rise_ms", "fall_ms", "d_theta_fast_mv", "tau_theta_fast_ms", "d_theta_slow_mv",
-    "tau_theta_slow_ms", "noise_sd_pa", "noise_tau_ms",
+    "tau_theta_slow_ms", "g_ahp_ns", "tau_ahp_ms", "e_ahp_mv", "noise_sd_pa", "noise_tau_ms",
 )
 _CHUNK = 4096  # samples simulated between bookkeeping (noise draws, finished traces)
 _CHUNK_VALUES = 2_000_000  # at most this many trace-samples per chunk (memory)
@@ -70,12 +78,12 @@ def spike_template(params, dt_ms):
 
 def _constants(params, dt_ms):
     """Per-step decay factors and OU noise kick size."""
-    tau_dep = params["tau_ms"] * params["r_dep_mohm"] / params["r_mohm"]
     return {
         "decay_rest": np.exp(-dt_ms / params["tau_ms"]),
-        "decay_dep": np.exp(-dt_ms / tau_dep),
+        "decay_dep": np.exp(-dt_ms / params["tau_dep_ms"]),
         "decay_fast": np.exp(-dt_ms / params["tau_theta_fast_ms"]),
         "decay_slow": np.exp(-dt_ms / params["tau_theta_slow_ms"]),
+        "decay_ahp": np.exp(-dt_ms / params["tau_ahp_ms"]),
         "decay_noise": np.exp(-dt_ms / params["noise_tau_ms"]),
         "kick_pa": params["noise_sd_pa"] * np.sqrt(1.0 - np.exp(-2.0 * dt_ms / params["noise_tau_ms"])),
     }
@@ -109,7 +117,7 @@ def simulate(params, currents_pa, dt_ms, rngs, return_voltage=True):
     c = _constants(p, dt_ms)
     template = spike_template(p, dt_ms)
     state = {"v": p["e_l_mv"].copy(), "theta_fast": np.zeros(n), "theta_slow": np.zeros(n),
-             "noise": np.zeros(n), "phase": np.full(n, -1), "v_cross": np.zeros(n)}
+             "noise": np.zeros(n), "g_ahp": np.zeros(n), "phase": np.full(n, -1), "v_cross": np.zeros(n)}
     volts = [np.empty(lengths[i], np.float32) for i in order] if return_voltage else None
     spikes = [[] for _ in range(n)]
     sorted_lengths = lengths[order]
@@ -124,7 +132,7 @@ def simulate(params, currents_pa, dt_ms, rngs, return_voltage=True):
         if np.any(c["kick_pa"][:m] > 0):
             block += _noise_block(state, c, m, width, rngs, order)
         sub = {key: value[:m] for key, value in state.items()}
-        out = _run_chunk(_take(p, slice(0, m)), _take(c, slice(0, m)), [t[:m] for t in template], sub, block, spikes, start, return_voltage)
+        out = _run_chunk(_take(p, slice(0, m)), _take(c, slice(0, m)), [t[:m] for t in template], sub, block, spikes, start, dt_ms, return_voltage)
         for key in state:
             state[key][:m] = sub[key]
         if return_voltage:
@@ -160,7 +168,7 @@ def _noise_block(state, c, m, width, rngs, order):
     return noise
 
 
-def _run_chunk(p, c, template, s, block, spikes, offset, record=True):
+def _run_chunk(p, c, template, s, block, spikes, offset, dt_ms, record=True):
     """Advance the state `s` (updated in place) over `block` (total current, `[width, m]`).
 
     Each sample: a threshold crossing starts a spike (its sample index, plus
@@ -175,8 +183,11 @@ def _run_chunk(p, c, template, s, block, spikes, offset, record=True):
     drive_dep = e_l + block * (p["r_dep_mohm"] * 1e-3)
     out = np.empty(block.shape) if record else None
     v, phase, v_cross = s["v"], s["phase"], s["v_cross"]
-    theta_fast, theta_slow = s["theta_fast"], s["theta_slow"]
+    theta_fast, theta_slow, g_ahp = s["theta_fast"], s["theta_slow"], s["g_ahp"]
+    g_rest, g_dep = 1000.0 / p["r_mohm"], 1000.0 / p["r_dep_mohm"]  # nS
+    capacitance_pf = (p["tau_ms"] * g_rest, p["tau_dep_ms"] * g_dep)  # below, above rest
     spiking = np.flatnonzero(phase >= 0)
+    ahp = bool(np.any(p["g_ahp_ns"] > 0))
     for k in range(block.shape[0]):
         crossed = np.flatnonzero(v >= p["theta_inf_mv"] + theta_fast + theta_slow)
         if crossed.size:
@@ -185,6 +196,7 @@ def _run_chunk(p, c, template, s, block, spikes, offset, record=True):
             v[crossed] = -np.inf
             theta_fast[crossed] += p["d_theta_fast_mv"][crossed]
             theta_slow[crossed] += p["d_theta_slow_mv"][crossed]
+            g_ahp[crossed] += p["g_ahp_ns"][crossed]
             spiking = np.union1d(spiking, crossed)
             for row in crossed.tolist():
                 spikes[row].append(offset + k)
@@ -194,7 +206,14 @@ def _run_chunk(p, c, template, s, block, spikes, offset, record=True):
                 out[k, spiking] = a[spiking, phase[spiking]] * v_cross[spiking] + b[spiking, phase[spiking]]
         above = v > e_l
         v_inf = np.where(above, drive_dep[k], drive_rest[k])
-        v = v_inf + (v - v_inf) * np.where(above, c["decay_dep"], c["decay_rest"])
+        if ahp:  # the AHP conductance shunts towards e_ahp and shortens the time constant
+            g_leak = np.where(above, g_dep, g_rest)
+            g_total = g_leak + g_ahp
+            v_inf = (g_leak * v_inf + g_ahp * p["e_ahp_mv"]) / g_total
+            v = v_inf + (v - v_inf) * np.exp(-dt_ms * g_total / np.where(above, capacitance_pf[1], capacitance_pf[0]))
+            g_ahp *= c["decay_ahp"]
+        else:
+            v = v_inf + (v - v_inf) * np.where(above, c["decay_dep"], c["decay_rest"])
         theta_fast *= c["decay_fast"]
         theta_slow *= c["decay_slow"]
         if spiking.size:
@@ -221,26 +240,25 @@ def simulate_reference(params, current_pa, dt_ms, kicks_pa):
         `(voltage_mv, spike_samples)`.
     """
     p = {key: float(params[key]) for key in PARAMETERS}
-    tau_dep = p["tau_ms"] * p["r_dep_mohm"] / p["r_mohm"]
     one = {key: np.array([value]) for key, value in p.items()}
     a, b, tlen = spike_template(one, dt_ms)
     a, b, tlen = a[0], b[0], int(tlen[0])
-    v, theta_fast, theta_slow, noise, phase, v_cross = p["e_l_mv"], 0.0, 0.0, 0.0, -1, 0.0
+    v, theta_fast, theta_slow, noise, g_ahp, phase, v_cross = p["e_l_mv"], 0.0, 0.0, 0.0, 0.0, -1, 0.0
     out, spikes = np.empty(len(current_pa)), []
     for k, i_ext in enumerate(current_pa):
         if phase < 0 and v >= p["theta_inf_mv"] + theta_fast + theta_slow:
             phase, v_cross = 0, v
             theta_fast += p["d_theta_fast_mv"]
             theta_slow += p["d_theta_slow_mv"]
+            g_ahp += p["g_ahp_ns"]
             spikes.append(k)
         out[k] = a[phase] * v_cross + b[phase] if phase >= 0 else v
         current = i_ext + noise
-        if v > p["e_l_mv"]:
-            v_inf = p["e_l_mv"] + p["r_dep_mohm"] * current * 1e-3
-            v = v_inf + (v - v_inf) * math.exp(-dt_ms / tau_dep)
-        else:
-            v_inf = p["e_l_mv"] + p["r_mohm"] * current * 1e-3
-            v = v_inf + (v - v_inf) * math.exp(-dt_ms / p["tau_ms"])
+        r_mohm, tau_ms = (p["r_dep_mohm"], p["tau_dep_ms"]) if v > p["e_l_mv"] else (p["r_mohm"], p["tau_ms"])
+        g_leak_ns = 1000.0 / r_mohm
+        v_inf = (g_leak_ns * (p["e_l_mv"] + r_mohm * current * 1e-3) + g_ahp * p["e_ahp_mv"]) / (g_leak_ns + g_ahp)
+        v = v_inf + (v - v_inf) * math.exp(-dt_ms * (g_leak_ns + g_ahp) / (tau_ms * g_leak_ns))
+        g_ahp *= math.exp(-dt_ms / p["tau_ahp_ms"])
         noise = noise * math.exp(-dt_ms / p["noise_tau_ms"]) + kicks_pa[k]
         theta_fast *= math.exp(-dt_ms / p["tau_theta_fast_ms"])
         theta_slow *= math.exp(-dt_ms / p["tau_theta_slow_ms"])

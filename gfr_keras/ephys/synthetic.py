@@ -42,11 +42,12 @@ def load_allen_metadata(path=None):
     return pd.read_csv(path or ALLEN_METADATA_PATH)
 
 
-def choose_cells(metadata, n_cells, seed, required=None):
+def choose_cells(metadata, n_cells, seed, required=None, per_line=1):
     """`n_cells` real cells with complete features, mixing species and cre lines.
 
     Deterministic for a seed: about a third human cells, the mouse cells spread
-    over distinct transgenic lines first.
+    over distinct transgenic lines first (`per_line` cells of each line, or all
+    the line has, so that a classifier of cre lines has several cells per line).
     """
     complete = metadata.dropna(subset=list(required or _FEATURES)).copy()
     complete = complete[(complete["ef__ri"] > 0) & (complete["ef__tau"] > 0) & (complete["ef__threshold_i_long_square"] > 0)]
@@ -55,7 +56,13 @@ def choose_cells(metadata, n_cells, seed, required=None):
     mouse = complete[complete["donor__species"] != "Homo Sapiens"]
     n_human = min(len(human), n_cells // 3)
     chosen = list(human.sample(n_human, random_state=rng.integers(2**31)).index) if n_human else []
-    lines = mouse.groupby("line_name").sample(1, random_state=rng.integers(2**31))
+    if per_line == 1:
+        lines = mouse.groupby("line_name").sample(1, random_state=rng.integers(2**31))
+    else:
+        state = int(rng.integers(2**31))
+        lines = mouse.groupby("line_name", group_keys=False)[list(mouse.columns)].apply(
+            lambda group: group.sample(min(per_line, len(group)), random_state=state)
+        )
     lines = lines.sample(frac=1.0, random_state=rng.integers(2**31))
     chosen += list(lines.index[: n_cells - len(chosen)])
     if len(chosen) < n_cells:
