@@ -47,19 +47,28 @@ def test_fit_writes_one_result_per_cell(fits, processed):
     assert (fits / "evr_histogram.png").stat().st_size > 10_000
 
 
-def test_fit_runs_unchanged_under_jax(fits, processed, tmp_path):
-    """`gfr fit` with KERAS_BACKEND=jax (a subprocess: the backend is chosen at import) fits as TensorFlow does."""
+def test_fit_runs_unchanged_under_jax(processed, tmp_path):
+    """`gfr fit` with KERAS_BACKEND=jax (a subprocess: the backend is chosen at import) fits as TensorFlow does.
+
+    The learning rates are 1e-3 and 1e-4: a 1e-2 run on these cells is chaotic (both backends give the same
+    losses to 4 digits for 4 epochs, then float32 rounding grows until run selection can differ), which
+    says nothing about the backends."""
     pytest.importorskip("jax")
-    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20", "--config", TEST_CONFIG,
-            "--out", str(tmp_path)]
+    config = json.loads((ROOT / "gfr_keras" / "resources" / "configs" / "test.json").read_text())
+    config["hparams"] = [h for h in config["hparams"] if h["lr"] < 1e-2]
+    (tmp_path / "stable.json").write_text(json.dumps(config))
+    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20",
+            "--config", str(tmp_path / "stable.json")]
+    assert main(argv + ["--out", str(tmp_path / "tf")]) == 0
     code = "import sys; from training.cli import main; sys.exit(main(sys.argv[1:]))"
-    subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, env={**os.environ, "KERAS_BACKEND": "jax"}, check=True)
-    for path in fits.glob("*.json"):
-        in_tf, in_jax = json.loads(path.read_text()), json.loads((tmp_path / path.name).read_text())
+    subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "jax")], cwd=ROOT,
+                   env={**os.environ, "KERAS_BACKEND": "jax"}, check=True)
+    for path in (tmp_path / "tf").glob("*.json"):
+        in_tf, in_jax = json.loads(path.read_text()), json.loads((tmp_path / "jax" / path.name).read_text())
         assert in_jax["status"] == in_tf["status"] == "ok"
         assert in_jax["activation_loss"] == pytest.approx(in_tf["activation_loss"], rel=1e-5, abs=1e-6)
-        assert in_jax["epochs"] == in_tf["epochs"]
-        assert in_jax["test_evr"] == pytest.approx(in_tf["test_evr"], abs=0.02)  # the 1e-2 run amplifies rounding
+        assert (in_jax["epochs"], in_jax["lr"]) == (in_tf["epochs"], in_tf["lr"])
+        assert in_jax["test_evr"] == pytest.approx(in_tf["test_evr"], abs=1e-3)
 
 
 def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, processed, tmp_path, capsys):

@@ -6,6 +6,7 @@ TensorFlow once per configuration.
 """
 
 import dataclasses
+import functools
 import os
 
 
@@ -63,6 +64,7 @@ def _configurations(args):
 
 
 def run(args):
+    from gfr_keras.ephys.processed import read_processed_cell
     from gfr_keras.fitting.config import load_fit_config
     from gfr_keras.fitting.pipeline import fit_folder, parse_shard
 
@@ -75,9 +77,14 @@ def run(args):
     config = dataclasses.replace(config, **overrides)
     if args.finetune and not config.retrain_model:
         raise ValueError("--finetune: it starts refits from saved fits, so it needs --retrain (config key retrain_model)")
+    # Every configuration reads the same files (all bin sizes are in each): read each once.
+    # Held in memory for the whole run: about 1 MB per cell; shard larger databases.
+    read_cell = functools.lru_cache(maxsize=None)(read_processed_cell) if len(configurations) > 1 else read_processed_cell
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")
-        summary = fit_folder(args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard)
+        summary = fit_folder(
+            args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard, read_cell
+        )
         _figures(args, bin_size, actv, out)
         results, failures = summary["results"], summary["failures"]
         failed = {c: r["failure_reason"] for c, r in results.items() if r["status"] != "ok"}

@@ -47,11 +47,11 @@ def processed_paths(processed_dir, shard=(0, 1)):
     return [os.path.join(processed_dir, p) for p in sorted(names, key=lambda p: int(p[:-3]))[index::count]]
 
 
-def _read_chunk(paths, failures):
+def _read_chunk(paths, failures, read_cell=read_processed_cell):
     cells = []
     for path in paths:
         try:
-            cells.append(read_processed_cell(path))
+            cells.append(read_cell(path))
         except Exception as error:  # a corrupt file must not stop the other cells
             failures.add(int(os.path.basename(path)[:-3]), f"cannot read {path}: {type(error).__name__}: {error}")
     return cells
@@ -98,7 +98,7 @@ def _write_fit(cell, result, out_dir, settings):
 
 
 def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0,
-               chunk_size=200, shard=(0, 1)):
+               chunk_size=200, shard=(0, 1), read_cell=read_processed_cell):
     """Fit every processed cell of `processed_dir` not yet fitted in `out_dir`.
 
     Args:
@@ -106,6 +106,8 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
         config: a `FitConfig` (default: the published protocol).
         degree: the activation polynomial's degree. C: L1 penalty on alpha and beta.
         chunk_size: cells fitted together as one population.
+        read_cell: reads one processed file (`read_processed_cell`); a caching
+            reader lets several configurations share one read of each file.
 
     Returns:
         dict: `results` (cell id -> fit result), `failures` (id -> reason, from
@@ -130,7 +132,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     statuses, kept = {}, []
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
-        cells = _read_chunk(chunk, failures)
+        cells = _read_chunk(chunk, failures, read_cell)
         previous = [_saved_fit(out_dir, c["cell_id"]) if config.retrain_model else None for c in cells]
         results = fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree, C, config, previous) if cells else []
         for cell, result, old in zip(cells, results, previous):
