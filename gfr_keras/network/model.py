@@ -112,11 +112,8 @@ def build_gfr_network(
         rates = ScaleRates(factors, name="readout_rates")(rates)
     logits = keras.layers.Dense(classes, name="readout", **readout_init)(rates)
     train_logits, readout_logits, probabilities = ReadoutSteps(rows, READOUT_STEPS, name="readout_steps")(logits)
-    outputs = {
-        "logits": keras.layers.Identity(name="logits")(train_logits),
-        "readout_logits": keras.layers.Identity(name="readout_logits")(readout_logits),
-        "probabilities": keras.layers.Identity(name="probabilities")(probabilities),
-    }
+    named = {"logits": train_logits, "readout_logits": readout_logits, "probabilities": probabilities}
+    outputs = {name: keras.layers.Identity(name=name)(tensor) for name, tensor in named.items()}
     model = keras.Model(images, outputs, name=f"gfr_network_{neurons}")
     if params is not None:
         cell.neurons.set_params(params)
