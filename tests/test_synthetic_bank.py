@@ -128,3 +128,18 @@ def test_choose_cells_takes_several_cells_of_every_cre_line():
     available = usable[usable["donor__species"] == "Mus musculus"]["line_name"].value_counts()
     per_line = chosen["line_name"].value_counts().reindex(available.index, fill_value=0)
     assert (per_line >= available.clip(upper=4)).all()  # every mouse cre line, 4 cells or all it has
+
+
+@pytest.mark.backend_agnostic
+def test_noise_current_has_three_epochs_at_the_published_scales():
+    from gfr_keras.ephys.allen_stimuli import noise_current
+
+    rate, onset, tail = 1000.0, 500, 300
+    current = noise_current(200.0, rate, seed=11, onset_samples=onset, tail_samples=tail)
+    assert current.shape == (onset + 3 * 3000 + 2 * 2000 + tail,)
+    for i, scale in enumerate((0.75, 1.0, 1.5)):
+        epoch = current[onset + i * 5000 : onset + i * 5000 + 3000]
+        assert epoch.mean() == pytest.approx(scale * 200.0, rel=0.05)
+        assert epoch.std() / epoch.mean() == pytest.approx(0.2, rel=0.1)
+    assert not current[:onset].any() and not current[-tail:].any()
+    assert not current[onset + 3000 : onset + 5000].any()  # the 2 s gap

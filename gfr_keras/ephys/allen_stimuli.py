@@ -74,20 +74,28 @@ def protocol(rheobase_pa, short_square_pa, sampling_rate_hz, noise_seeds=(11, 22
         amplitude = float(np.ceil(scale * short_square_pa / 10.0) * 10.0)
         sweeps.append(("Short Square", _step(amplitude, SHORT_SQUARE_MS * 1e-3, ONSET_S + 0.5, rate), amplitude))
     sweeps.append(_ramp(rheobase_pa + 80.0, rate))
-    onset, epoch, gap = int(round(ONSET_S * rate)), int(3.0 * rate), int(2.0 * rate)
+    onset = int(round(ONSET_S * rate))
     for name, seed in zip(("Noise 1", "Noise 2"), noise_seeds):
-        current = np.zeros(onset + 3 * epoch + 2 * gap + int(1.0 * rate))
-        noise = pink_noise(3 * epoch, rate, seed)
-        for i, scale in enumerate((0.75, 1.0, 1.5)):
-            begin = onset + i * (epoch + gap)
-            mean = scale * rheobase_pa
-            current[begin : begin + epoch] = mean + 0.2 * mean * noise[i * epoch : (i + 1) * epoch]
+        current = noise_current(rheobase_pa, rate, seed, onset, int(1.0 * rate))
         for _ in range(repeats):
             sweeps.append((name, _with_test_pulse(current.copy(), rate), rheobase_pa))
     out = [{"stimulus_name": n, "current_pa": c, "amplitude_pa": a, "experiment_end": len(c)} for n, c, a in sweeps]
     ramp = next(s for s in out if s["stimulus_name"] == "Ramp")
     ramp["experiment_end"] = int(np.argmax(ramp["current_pa"])) + 1
     return out
+
+
+def noise_current(rheobase_pa, rate, seed, onset_samples, tail_samples):
+    """A Noise 1/2 sweep's current (pA) `[samples]`: three 3 s epochs of pink noise (CV 0.2) at 0.75, 1.0
+    and 1.5 x the rheobase, 2 s apart, after `onset_samples` and before `tail_samples` of zero current."""
+    epoch, gap = int(3.0 * rate), int(2.0 * rate)
+    current = np.zeros(onset_samples + 3 * epoch + 2 * gap + tail_samples)
+    noise = pink_noise(3 * epoch, rate, seed)
+    for i, scale in enumerate((0.75, 1.0, 1.5)):
+        begin = onset_samples + i * (epoch + gap)
+        mean = scale * rheobase_pa
+        current[begin : begin + epoch] = mean + 0.2 * mean * noise[i * epoch : (i + 1) * epoch]
+    return current
 
 
 def _ramp(end_pa, rate):

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gfr_keras.io_utils import write_json_atomic
-from gfr_keras.ephys.allen_stimuli import pink_noise
+from gfr_keras.ephys.allen_stimuli import noise_current
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS
 from gfr_keras.ephys.glif_batch import run_glif_sweeps
 from gfr_keras.ephys.nwb import write_nwb
@@ -163,14 +163,8 @@ def protocol(features, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
     current = np.zeros(onset + ramp_samples + int(0.5 * rate))
     current[onset : onset + ramp_samples] = np.linspace(0.0, ramp_end_pa, ramp_samples, endpoint=False) + 25.0 / rate
     sweeps.append(("Ramp", _with_test_pulse(current, rate), ramp_end_pa))
-    epoch, gap = int(3.0 * rate), int(2.0 * rate)
     for name, seed in zip(("Noise 1", "Noise 2"), noise_seeds):
-        current = np.zeros(onset + 3 * epoch + 2 * gap + onset)
-        noise = pink_noise(3 * epoch, rate, seed)
-        for i, scale in enumerate((0.75, 1.0, 1.5)):
-            begin = onset + i * (epoch + gap)
-            mean = scale * rheobase
-            current[begin : begin + epoch] = mean + 0.2 * mean * noise[i * epoch : (i + 1) * epoch]
+        current = noise_current(rheobase, rate, seed, onset, onset)
         for _ in range(repeats):
             sweeps.append((name, _with_test_pulse(current.copy(), rate), rheobase))
     return sweeps
