@@ -43,7 +43,8 @@ ABLATION = {
     "ablation_width_sigma": [*BIO_FROZEN, "--scaling-option", "drive_width=sigma"],
     "ablation_recurrent_per_ms": [*BIO_FROZEN, "--scaling-option", "recurrent_rates=per_ms"],
     "ablation_readout_per_ms": [*BIO_FROZEN, "--scaling-option", "readout_rates=per_ms"],
-    "ablation_readout_hz": [*BIO_FROZEN, "--scaling-option", "readout_rates=hz"],
+    "ablation_readout_hz": [*BIO_FROZEN, "--scaling-option", "readout_rates=hz"],  # the default since the refit
+    "ablation_readout_normalized": [*BIO_FROZEN, "--scaling-option", "readout_rates=normalized"],
 }
 # Variants outside the side-by-side set.
 EXTRA = {
@@ -53,6 +54,8 @@ EXTRA = {
     "gfr_default_fast_traces": ["--scaling-option", "traces=fast"],
     "gfr_default_bin20_traces": ["--scaling-option", "bin_size_ms=20"],
     "gfr_default_freeze_activation": ["--freeze-activation"],
+    # Biological trained with the readout of normalised rates (the default before the Hz readout).
+    "gfr_biological_trained_readout_normalized": [*BIO_TRAINED, "--scaling-option", "readout_rates=normalized"],
 }
 ALL = {**MODELS, **ABLATION, **EXTRA}
 

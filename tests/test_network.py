@@ -141,17 +141,19 @@ def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_
     mean_h = np.asarray(h0).reshape(2, 6, -1).mean(-1)
     threshold = np.asarray(cell.neurons.activation.threshold_pa)
     np.testing.assert_allclose(mean_h[0], threshold, rtol=1e-4)
-    # The readout reads rates as fractions of each neuron's gamma.
-    gamma = np.asarray(cell.neurons.activation.max_firing_rate_per_ms)
-    np.testing.assert_allclose(model.get_layer("readout_rates").factors, 1 / gamma, rtol=1e-5)
+    # The readout reads rates in Hz.
+    assert model.get_layer("readout_rates").factors == 1000.0
     x = np.random.default_rng(0).uniform(size=(3, 28, 28)).astype("float32")
     path = tmp_path / "bio.keras"
     model.save(path)
     again = keras.saving.load_model(path)
     np.testing.assert_allclose(again(x)["probabilities"], model(x)["probabilities"], rtol=1e-5, atol=1e-6)
     off = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3,
-                            scaling_options={"centre_drive": False, "rest_state": False, "readout_rates": "hz"})
-    assert off.get_layer("gfr_rnn").cell.drive_offset == 0.0 and off.get_layer("readout_rates").factors == 1000.0
+                            scaling_options={"centre_drive": False, "rest_state": False, "readout_rates": "normalized"})
+    assert off.get_layer("gfr_rnn").cell.drive_offset == 0.0
+    # "normalized": rates as fractions of each neuron's gamma.
+    gamma = np.asarray(off.get_layer("gfr_rnn").cell.neurons.activation.max_firing_rate_per_ms)
+    np.testing.assert_allclose(off.get_layer("readout_rates").factors, 1 / gamma, rtol=1e-5)
     with pytest.raises(ValueError, match="unknown"):
         build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, scaling_options={"bogus": 1})
 
