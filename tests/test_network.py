@@ -26,6 +26,7 @@ from gfr_keras.network import (
     network_targets,
     sample_records,
 )
+from gfr_keras.network.default_neurons import default_neuron_settings
 from gfr_keras.optimizers import ScaledAdam
 
 pytestmark = pytest.mark.backend_agnostic
@@ -93,6 +94,9 @@ def test_default_neurons_follow_the_spec():
     out = model(np.random.default_rng(0).uniform(size=(3, 28, 28)).astype("float32"))
     assert out["logits"].shape == (3, 10) and out["probabilities"].shape == (3, 10)
     np.testing.assert_allclose(np.asarray(out["probabilities"]).sum(-1), 1.0, rtol=1e-5)
+    # What a run records: the published scaling builds these neurons whatever the options say.
+    assert default_neuron_settings({"traces": "uniform"}, "reference") == {"traces": "fast", "bin_size_ms": None}
+    assert default_neuron_settings({"bin_size_ms": 20}) == {"traces": "uniform", "bin_size_ms": 20}
 
 
 def test_default_neurons_spread_the_drive_over_every_trace(tmp_path):
@@ -203,6 +207,52 @@ def test_network_loop_matches_a_plain_keras_rnn():
     plain(x)
     plain.set_weights(fast.get_weights())
     np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(plain(x)), rtol=1e-4, atol=1e-6)  # float32 op order
+
+
+def test_training_loop_skips_the_input_steps_gradient_only():
+    """`trained_from_step`: in training the rows run without keeping their rates for the backward pass; the
+    network's outputs, every step's rates and the loss gradients are those of the single loop."""
+    model = build_gfr_network(7, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    rnn = model.get_layer("gfr_rnn")
+    assert rnn.trained_from_step == 28 and rnn.get_config()["trained_from_step"] == 28
+    x = np.random.default_rng(3).uniform(size=(4, 28, 28)).astype("float32")
+    every_step = keras.Model(model.input, rnn.output)
+    results = []
+    for split in (28, None):
+        rnn.trained_from_step = split
+        rates = np.asarray(every_step(x, training=True))
+        outputs, gradients = _loss_gradients(model, x, np.arange(4))
+        results.append((rates, outputs, gradients))
+    (rates, outputs, gradients), (rates_single, outputs_single, gradients_single) = results
+    assert rates.shape == (4, 33, 7)
+    np.testing.assert_allclose(rates, rates_single, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(outputs, outputs_single, rtol=1e-6, atol=1e-9)
+    assert len(gradients) == len(model.trainable_weights) and all(np.any(g != 0) for g in gradients)
+    for gradient, single in zip(gradients, gradients_single):
+        np.testing.assert_allclose(gradient, single, rtol=1e-5, atol=1e-7 * np.abs(single).max())
+
+
+def _loss_gradients(model, x, labels):
+    """The readout logits in training mode and the gradients of the 5-step loss, on this backend."""
+    loss = lambda: ReadoutCrossentropy()(labels, model(x, training=True)["readout_logits"])
+    if keras.backend.backend() == "jax":
+        import jax
+
+        values = [w.value for w in model.trainable_weights]
+
+        def stateless(values):
+            with keras.StatelessScope(state_mapping=list(zip(model.trainable_weights, values))):
+                return loss()
+
+        gradients = jax.grad(stateless)(values)
+    else:
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = loss()
+        gradients = tape.gradient(value, model.trainable_weights)
+    logits = np.asarray(model(x, training=True)["readout_logits"])
+    return logits, [np.asarray(g) for g in gradients]
 
 
 def test_readout_loss_all_averages_the_five_steps():
