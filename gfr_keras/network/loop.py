@@ -1,22 +1,28 @@
 """The time loop of `GFRNetworkRNN`: `GFRNetworkCell.step`'s maths, rearranged for speed.
 
-Profiled on the L-MNIST network (docs/benchmarks.md, "L-MNIST training
-throughput"): three changes take a training step from 2.3x to 2.1x
-SimpleRNN's time under XLA (2 CPU cores); outputs agree with the cell's own
-step to float32 rounding (tests/test_network.py):
+Profiled on the L-MNIST network under XLA on 2 CPU cores (docs/benchmarks.md,
+"L-MNIST training throughput"); outputs and gradients agree with the cell's
+own step to float32 rounding (tests/test_network.py). What each change buys
+in a training step of the default network (256 units, batch 64):
 
+- Storing every step's output for the backward pass is the largest cost of
+  the loop: a TensorFlow/XLA SimpleRNN step over the same 33 steps trains
+  1.3x slower with every output kept than with the last only. With `trained_from_step=k` the rows run
+  without stored outputs and only the readout steps keep theirs (their rates
+  for inspection come from a second, gradient-free run that a compiled
+  training step drops when the loss does not read them): -20 %.
 - The input projection of every step (`W_in x_t`) is one matmul over the whole
-  sequence before the loop, as Keras' GRU does, instead of one per step.
-- Per-unit constants are folded once per sequence: the input scale into
-  `W_in`, the recurrent scale and the rate normalisation `1 / gamma` into
-  `W_rec`, and the biases and drive offset into one bias. Each step is then
-  `I_t = d_t + r_{t-1} W` (one matmul, one add).
+  sequence before the loop, and the per-unit constants are folded once per
+  sequence (the input scale into `W_in`; the recurrent scale and the rate
+  normalisation `1 / gamma` into `W_rec`; the biases and drive offset into
+  one bias), so a step is `I_t = d_t + f_{t-1} W` (one matmul, one add): -1.5 %.
 - The traces are carried as `[batch, n, units]`: every trace update is then an
-  operation on contiguous `[batch, units]` slices, and `mean(h)` a sum of `n`
-  of them, which XLA vectorises about 5 % better than `[batch, units, n]`
-  with its innermost axis of 4 or 8.
+  operation on contiguous `[batch, units]` slices and `mean(h)` a sum of `n`
+  of them, which XLA vectorises better than `[batch, units, n]` with its
+  innermost axis of 4 or 8: -5 %.
 """
 
+import keras
 from keras import ops
 
 # Keras' own RNN layers loop through this function; there is no public alias.
@@ -66,10 +72,32 @@ def _network_step(cell, weights):
     return step
 
 
+def compiled_by_xla(tensor):
+    """Whether `tensor` is being traced for XLA, which drops a loop whose outputs nothing reads.
+
+    TensorFlow graphs without `jit_compile` and eager runs keep such a loop:
+    there the gradient-free run of the rows would cost a forward pass for
+    nothing (measured: 20-35 % slower than the single loop), so
+    `run_network_loop` splits only under XLA.
+    """
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return isinstance(tensor, jax.core.Tracer)
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    # No public API says whether the function being traced has jit_compile; this is how TensorFlow's own ops ask.
+    from tensorflow.python.ops import control_flow_util
+
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
 def run_network_loop(rnn, sequences, initial_state, mask, training=False):
     """`keras.layers.RNN.inner_loop` for a `GFRNetworkCell` (with a mask: the generic `run_gfr_loop`).
 
-    In training with `rnn.trained_from_step = k` (and time running forward),
+    In training under XLA with `rnn.trained_from_step = k` (and time running forward),
     steps `< k` run twice: once differentiably without keeping outputs (only
     the state goes on to step `k`), once for their outputs under
     `stop_gradient`. A model that does not read those outputs in its loss (the
@@ -90,7 +118,10 @@ def run_network_loop(rnn, sequences, initial_state, mask, training=False):
         step, drive, states, go_backwards=rnn.go_backwards, unroll=rnn.unroll, input_length=drive.shape[1],
         return_all_outputs=outputs,
     )
-    if training and split and rnn.return_sequences and not rnn.go_backwards and 0 < split < drive.shape[1]:
+    if (
+        training and split and rnn.return_sequences and not rnn.go_backwards and 0 < split < drive.shape[1]
+        and compiled_by_xla(drive)
+    ):
         _, inspected, _ = run(drive[:, :split], states, True)
         _, _, states = run(drive[:, :split], states, False)
         last, trained, states = run(drive[:, split:], list(states), True)
