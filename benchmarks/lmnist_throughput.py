@@ -5,7 +5,8 @@ hidden units by default) after a warm-up fit that compiles it. Models are timed
 in interleaved rounds (A B C ... A B C ...) and the median round is kept, so a
 change in machine load hits all of them alike; ratios are to SimpleRNN from the
 same run. Also times the GFR network under a plain `keras.layers.RNN` (weights
-read every step, flat traces), the loop `GFRNetworkRNN` replaces.
+read every step, flat traces, every step's rates kept for the gradient), the
+loop `GFRNetworkRNN` replaces.
 
     uv run python benchmarks/lmnist_throughput.py                     # TensorFlow, this CPU
     KERAS_BACKEND=jax python benchmarks/lmnist_throughput.py          # e.g. on a GPU
@@ -29,6 +30,7 @@ from gfr_keras.network import (
     AppendZeroSteps,
     GFRNetworkCell,
     ReadoutSteps,
+    SelectSteps,
     build_gfr_network,
     compile_network,
     network_targets,
@@ -39,7 +41,8 @@ def gfr_network_plain_rnn(n_nodes):
     """The default GFR network with `keras.layers.RNN` around the cell (the generic loop)."""
     images = keras.Input((28, 28), name="images")
     rates = keras.layers.RNN(GFRNetworkCell(n_nodes), return_sequences=True)(AppendZeroSteps(READOUT_STEPS)(images))
-    first, readout, probabilities = ReadoutSteps(28, READOUT_STEPS)(keras.layers.Dense(10)(rates))
+    rates = SelectSteps(28, READOUT_STEPS)(rates)
+    first, readout, probabilities = ReadoutSteps(0, READOUT_STEPS)(keras.layers.Dense(10)(rates))
     outputs = {"logits": first, "readout_logits": readout, "probabilities": probabilities}
     return keras.Model(images, outputs, name="gfr_network_plain_rnn")
 

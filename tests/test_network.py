@@ -26,6 +26,7 @@ from gfr_keras.network import (
     network_targets,
     sample_records,
 )
+from gfr_keras.network.default_neurons import default_neuron_settings
 from gfr_keras.optimizers import ScaledAdam
 
 pytestmark = pytest.mark.backend_agnostic
@@ -93,6 +94,9 @@ def test_default_neurons_follow_the_spec():
     out = model(np.random.default_rng(0).uniform(size=(3, 28, 28)).astype("float32"))
     assert out["logits"].shape == (3, 10) and out["probabilities"].shape == (3, 10)
     np.testing.assert_allclose(np.asarray(out["probabilities"]).sum(-1), 1.0, rtol=1e-5)
+    # What a run records: the published scaling builds these neurons whatever the options say.
+    assert default_neuron_settings({"traces": "uniform"}, "reference") == {"traces": "fast", "bin_size_ms": None}
+    assert default_neuron_settings({"bin_size_ms": 20}) == {"traces": "uniform", "bin_size_ms": 20}
 
 
 def test_default_neurons_spread_the_drive_over_every_trace(tmp_path):
@@ -205,6 +209,56 @@ def test_network_loop_matches_a_plain_keras_rnn():
     plain(x)
     plain.set_weights(fast.get_weights())
     np.testing.assert_allclose(np.asarray(fast(x)), np.asarray(plain(x)), rtol=1e-4, atol=1e-6)  # float32 op order
+
+
+def test_training_loop_skips_the_input_steps_gradient_only():
+    """`trained_from_step`: in a compiled training step the rows run without keeping their rates for the backward
+    pass; the network's outputs, every step's rates and the loss gradients are those of the single loop."""
+    model = build_gfr_network(7, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    rnn = model.get_layer("gfr_rnn")
+    assert rnn.trained_from_step == 28 and rnn.get_config()["trained_from_step"] == 28
+    x = np.random.default_rng(3).uniform(size=(4, 28, 28)).astype("float32")
+    results = []
+    for split in (28, None):
+        rnn.trained_from_step = split
+        results.append(_compiled_training_step(model, x, np.arange(4)))
+    (rates, logits, gradients), (rates_single, logits_single, gradients_single) = results
+    assert rates.shape == (4, 33, 7)
+    np.testing.assert_allclose(rates, rates_single, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(logits, logits_single, rtol=1e-6, atol=1e-9)
+    assert len(gradients) == len(model.trainable_weights) and all(np.any(g != 0) for g in gradients)
+    for gradient, single in zip(gradients, gradients_single):
+        np.testing.assert_allclose(gradient, single, rtol=1e-5, atol=1e-7 * np.abs(single).max())
+
+
+def _compiled_training_step(model, x, labels):
+    """Every step's rates, the readout logits and the 5-step loss gradients, in training mode under XLA."""
+    every_step = keras.Model(model.input, {"rates": model.get_layer("gfr_rnn").output, **model.output})
+
+    def forward():
+        outputs = every_step(x, training=True)
+        return ReadoutCrossentropy()(labels, outputs["readout_logits"]), (outputs["rates"], outputs["readout_logits"])
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        def stateless(values):
+            with keras.StatelessScope(state_mapping=list(zip(model.trainable_weights, values))):
+                return forward()
+
+        values = [w.value for w in model.trainable_weights]
+        gradients, (rates, logits) = jax.jit(jax.grad(stateless, has_aux=True))(values)
+    else:
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def step():
+            with tf.GradientTape() as tape:
+                loss, aux = forward()
+            return tape.gradient(loss, model.trainable_weights), aux
+
+        gradients, (rates, logits) = step()
+    return np.asarray(rates), np.asarray(logits), [np.asarray(g) for g in gradients]
 
 
 def test_readout_loss_all_averages_the_five_steps():

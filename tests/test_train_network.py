@@ -39,6 +39,7 @@ def test_trains_checkpoints_and_reports(tmp_path):
     assert any((out / "logs").rglob("events.out.tfevents.*"))
     assert any((out / "logs" / "diagnostics").rglob("events.out.tfevents.*"))
     assert result["validation_images"] == 26 and result["protocol"] == "project"  # 10 % of 256, held out
+    assert result["default_neuron_options"] == {"traces": "uniform", "bin_size_ms": None}  # the defaults, recorded
     diagnostics = result["diagnostics"]
     assert set(diagnostics) == {"initial", "final"} and len(diagnostics["final"]["active_fraction_readout"]) == 5
     assert set(diagnostics["final"]["rate_hz_readout_percentiles"]) == {"50", "90", "99"}
@@ -52,7 +53,7 @@ def test_baseline_uses_the_same_pipeline(tmp_path):
     out = tmp_path / "lstm"
     assert main(["train-network", "--baseline", "lstm", "--epochs", "1", *SMALL, "--out", str(out)]) == 0
     result = json.loads((out / "result.json").read_text())
-    assert result["model"] == "lstm" and result["baseline"] == "lstm"
+    assert result["model"] == "lstm" and result["baseline"] == "lstm" and result["default_neuron_options"] is None
 
 
 def test_small_biological_network_learns(tmp_path):

@@ -137,6 +137,7 @@ def run(args):
         "protocol": args.protocol,
         "scaling": None if args.baseline or args.neurons != "biological" else args.scaling,
         "scaling_options": args.scaling_options or None,
+        "default_neuron_options": _default_neuron_settings(args),
         "variant": args.variant,
         "neurons_from": args.neurons_from,
     }
@@ -145,6 +146,15 @@ def run(args):
     result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
     print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
     return 0
+
+
+def _default_neuron_settings(args):
+    """What the default neurons were built with (`traces`, `bin_size_ms`); None for other models."""
+    from gfr_keras.network.default_neurons import default_neuron_settings
+
+    if args.baseline or args.neurons != "default" or args.neurons_from:
+        return None
+    return default_neuron_settings(args.scaling_options, "reference" if "reference" in (args.protocol, args.scaling) else "neuron")
 
 
 def _build(args, configuration, input_shape):

@@ -47,3 +47,15 @@ def default_neurons(units, options=None):
     # One row reaches mean(h) as mean(alpha) I: scale the projections so it is still I.
     pulse = float(np.mean(rates))
     return {"neurons": neurons, "input_scale": 1.0 / pulse, "recurrent_scale": 1.0 / pulse}
+
+
+def default_neuron_settings(options=None, scaling="neuron"):
+    """The default neurons' options a network is built with, for a run's record (`result.json`).
+
+    `DEFAULT_NEURON_OPTIONS` with `options` over them; the published scaling
+    (`scaling="reference"`, as `--protocol reference` sets) builds the spec's
+    neurons whatever the options say: `traces="fast"`, the spec's 4 decay rates.
+    """
+    if scaling == "reference":
+        return {"traces": "fast", "bin_size_ms": None}
+    return {**DEFAULT_NEURON_OPTIONS, **(options or {})}

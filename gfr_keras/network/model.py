@@ -26,6 +26,7 @@ from gfr_keras.network.readout import (
     ReadoutCrossentropy,
     ReadoutSteps,
     ScaleRates,
+    SelectSteps,
 )
 from gfr_keras.network.default_neurons import default_neurons
 from gfr_keras.network.scaling import biological_neurons, sample_records
@@ -107,11 +108,12 @@ def build_gfr_network(
     )
     images = keras.Input((rows, row_size), name="images")
     padded = AppendZeroSteps(READOUT_STEPS, name="zero_input_steps")(images)
-    rates = GFRNetworkRNN(cell, return_sequences=True, name="gfr_rnn")(padded)
+    rates = GFRNetworkRNN(cell, return_sequences=True, trained_from_step=rows, name="gfr_rnn")(padded)
+    rates = SelectSteps(rows, READOUT_STEPS, name="readout_step_rates")(rates)
     if factors != 1.0:
         rates = ScaleRates(factors, name="readout_rates")(rates)
     logits = keras.layers.Dense(classes, name="readout", **readout_init)(rates)
-    train_logits, readout_logits, probabilities = ReadoutSteps(rows, READOUT_STEPS, name="readout_steps")(logits)
+    train_logits, readout_logits, probabilities = ReadoutSteps(0, READOUT_STEPS, name="readout_steps")(logits)
     named = {"logits": train_logits, "readout_logits": readout_logits, "probabilities": probabilities}
     outputs = {name: keras.layers.Identity(name=name)(tensor) for name, tensor in named.items()}
     model = keras.Model(images, outputs, name=f"gfr_network_{neurons}")

@@ -28,6 +28,29 @@ class AppendZeroSteps(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
+class SelectSteps(keras.layers.Layer):
+    """`[batch, time, features]` -> steps `first .. first + count - 1`: what the readout reads.
+
+    Slicing the rates before the readout (rather than its logits after) leaves
+    the input steps' rates out of the training graph, which lets the loop skip
+    storing them for the backward pass (`GFRNetworkRNN(trained_from_step=...)`).
+    """
+
+    def __init__(self, first, count, **kwargs):
+        super().__init__(**kwargs)
+        self.first, self.count = int(first), int(count)
+
+    def call(self, inputs):
+        return inputs[:, self.first : self.first + self.count]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.count, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "first": self.first, "count": self.count}
+
+
+@keras.saving.register_keras_serializable(package="gfr_keras")
 class ReadoutSteps(keras.layers.Layer):
     """Logits `[batch, time, classes]` -> the readout steps `first .. first + count - 1`.
 
