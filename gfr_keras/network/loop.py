@@ -83,15 +83,21 @@ def compiled_by_xla(tensor):
     if keras.backend.backend() == "jax":
         import jax
 
-        return isinstance(tensor, jax.core.Tracer)
+        # Keras' JAX trainer jits its steps: a traced value means XLA. (`jax.core.Tracer`, where that alias exists.)
+        tracer = getattr(jax.core, "Tracer", None)
+        return isinstance(tensor, tracer) if tracer is not None else type(tensor).__name__.endswith("Tracer")
     if keras.backend.backend() != "tensorflow":
         return False
     import tensorflow as tf
 
-    # No public API says whether the function being traced has jit_compile; this is how TensorFlow's own ops ask.
-    from tensorflow.python.ops import control_flow_util
+    # No public API says whether the function being traced has jit_compile; this is how TensorFlow's own ops
+    # ask. Should a later TensorFlow move it, the single loop (same outputs, slower) is the safe answer.
+    try:
+        from tensorflow.python.ops import control_flow_util
 
-    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+    except (ImportError, AttributeError):
+        return False
 
 
 def run_network_loop(rnn, sequences, initial_state, mask, training=False):
