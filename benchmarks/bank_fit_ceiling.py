@@ -3,7 +3,7 @@
 For `--n` real cells of the shipped Allen table (spread over cre lines as the
 shipped bank's), the script calibrates the spiking bank's model, simulates the
 bank's protocol in memory, bins it as `gfr preprocess` does, and fits every cell
-at (20,20) with the full default protocol (`fit_cells`). It then simulates
+at (20,20) with the full default protocol (`fit_activations`, `fit_neurons`). It then simulates
 `--extra-repeats` more Noise 2 sweeps of each cell and reports, per variant:
 
 * the fitted test EVR (all cells; and over the cells that pass the published
@@ -130,13 +130,13 @@ def step_feature_errors(models, simulated, rate_hz):
     return np.nanmedian(slope_err), np.nanmedian(rate_err)
 
 
-def noise2_counts(models, rate_hz, repeats, seed):
+def noise2_counts(models, simulated, rate_hz, repeats, seed):
     """Binned Noise 2 rates of `repeats` extra sweeps per cell `[cells][repeats, bins]`, and the binned current."""
     onset = int(round(ONSET_S * rate_hz))
     per_bin = int(BIN_MS * 1e-3 * rate_hz)
     trace_params, currents, rngs = [], [], []
-    for cell, (params, features, _) in enumerate(models):
-        sweep = [s for s in protocol(features["rheobase_pa"], 0.0, rate_hz, repeats=1) if s["stimulus_name"] == "Noise 2"][0]
+    for cell, ((params, _, _), (sweeps, _)) in enumerate(zip(models, simulated)):
+        sweep = next(s for s in sweeps if s["stimulus_name"] == "Noise 2")
         for k in range(repeats):
             trace_params.append(params)
             currents.append(sweep["current_pa"])
@@ -197,7 +197,7 @@ def main():
     training = [{**cell, "sweeps": {k: s for k, s in cell["sweeps"].items() if s["stimulus_name"] in (*args.train_stimuli, "Noise 1", "Noise 2")}}
                 for cell in cells]
     fits = fit_neurons(training, activations, BIN_MS, 0.0, config)
-    extra = noise2_counts(models, args.sampling_rate, args.extra_repeats, args.seed)
+    extra = noise2_counts(models, simulated, args.sampling_rate, args.extra_repeats, args.seed)
 
     test_evr, kept, ceiling, within_r, level, rate_hz = [], [], [], [], [], []
     for cell, fit, (counts, current) in zip(cells, fits, extra):
