@@ -9,6 +9,7 @@ cache written by `gfr synth-cells` everything is already on disk.
 
 import numpy as np
 
+from gfr_keras.errors import InputError
 from gfr_keras.ephys.binning import (
     BIN_SIZES_MS,
     REQUIRED_STIMULI,
@@ -19,7 +20,7 @@ from gfr_keras.ephys.binning import (
 )
 
 
-class CellProcessingError(Exception):
+class CellProcessingError(InputError):
     """A cell that cannot be processed; the message is the reason recorded in failures.csv."""
 
 

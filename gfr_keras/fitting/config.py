@@ -16,12 +16,13 @@ import numbers
 import os
 from importlib import resources
 
+from gfr_keras.errors import InputError
 from gfr_keras.io_utils import read_json
 
 CONFIGS_DIR = resources.files("gfr_keras") / "resources" / "configs"
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A fit config is malformed; the message names the file and the key."""
 
 

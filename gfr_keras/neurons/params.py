@@ -14,10 +14,12 @@ import numbers
 
 import numpy as np
 
+from gfr_keras.errors import InputError
+
 from gfr_keras.neurons.timescales import ACTIVATION_BIN_SIZES_MS, MODEL_BIN_SIZES_MS, decay_rates, n_traces
 
 
-class ParameterError(ValueError):
+class ParameterError(InputError):
     """A parameter dict or dataset record is malformed; the message names where."""
 
 

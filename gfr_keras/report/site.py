@@ -17,6 +17,7 @@ import time
 from importlib import resources
 
 import gfr_keras as gk
+from gfr_keras.errors import OutputError
 from gfr_keras.io_utils import to_json
 from gfr_keras.report import curves
 from gfr_keras.report.data import ALLEN_CELL_URL, collect_cells, index_payload
@@ -25,7 +26,7 @@ ASSETS = ("plot.js", "index.js", "cell.js", "report.css")
 MARKER = ".gfr-report"  # marks a folder as a report, the only kind `build_report` replaces
 
 
-class ReportError(ValueError):
+class ReportError(OutputError):
     """The report cannot be written where asked (the message says why)."""
 
 
