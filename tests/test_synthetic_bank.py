@@ -17,7 +17,7 @@ def _params(n):
         e_l_mv=-70.0, r_mohm=150.0, r_dep_mohm=100.0, tau_ms=20.0, tau_dep_ms=15.0, theta_inf_mv=-45.0, v_peak_mv=25.0,
         v_trough_mv=-55.0, rise_ms=0.3, fall_ms=0.9, d_theta_fast_mv=3.0, tau_theta_fast_ms=30.0,
         d_theta_slow_mv=1.0, tau_theta_slow_ms=300.0, g_ahp_ns=2.0, tau_ahp_ms=40.0, e_ahp_mv=-90.0,
-        noise_sd_pa=3.0, noise_tau_ms=5.0,
+        noise_sd_pa=3.0, noise_tau_ms=5.0, refractory_ms=2.0,
     )
     params = {key: np.full(n, value) for key, value in base.items()}
     params["r_dep_mohm"] = np.linspace(80.0, 250.0, n)
@@ -143,3 +143,83 @@ def test_noise_current_has_three_epochs_at_the_published_scales():
         assert epoch.std() / epoch.mean() == pytest.approx(0.2, rel=0.1)
     assert not current[:onset].any() and not current[-tail:].any()
     assert not current[onset + 3000 : onset + 5000].any()  # the 2 s gap
+
+
+
+def _fastest_rate_hz(spike_samples, dt_ms):
+    """The highest instantaneous rate (1 / ISI, Hz) over spike trains; 0 without two spikes."""
+    return max((1000.0 / (np.diff(s).min() * dt_ms) for s in spike_samples if len(s) > 1), default=0.0)
+
+
+def _extreme_source_cells():
+    """The metadata's extremes of each species (fastest and slowest hero rate, largest and smallest Ri
+    and tau) and the two demo cells that fired near 1 kHz before the bank had a refractory period."""
+    from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS
+
+    metadata = load_allen_metadata().dropna(subset=list(FEATURE_COLUMNS)).set_index("specimen__id", drop=False)
+    picks = {580895033, 568447613}
+    for _, rows in metadata.groupby("donor__species"):
+        for column in ("ef__avg_firing_rate", "ef__ri", "ef__tau"):
+            picks |= {int(rows[column].idxmax()), int(rows[column].idxmin())}
+    return [metadata.loc[cell_id].to_dict() for cell_id in sorted(picks)]
+
+
+def _corner_models(rows):
+    """`(params, rheobase_pa)` of every cell at each corner of the calibration's search space (the
+    coarse grid widened by the fine grid's factors): no knob the calibration could pick is left out."""
+    import itertools
+
+    from gfr_keras.ephys import cell_calibration as calibration
+
+    corners = itertools.product(
+        (0.8 * calibration._GAPS_MV.min(), 1.25 * calibration._GAPS_MV.max()),
+        (0.0, 1.66 * calibration._G_AHP_REL.max()),
+        (0.0, calibration._D_FAST_MV.max() + 1.0),
+        (0.0, 1.66 * calibration._D_SLOW_MV.max()),
+    )
+    features = [calibration.cell_features(row) for row in rows]
+    return [(calibration.model_parameters(f, *knobs), f["rheobase_pa"]) for knobs in corners for f in features]
+
+
+def _long_square_spikes(models, dt_ms, extra_pa=()):
+    """Spike samples of every `(params, rheobase_pa)` on Allen's suprathreshold Long Squares (up to
+    rheobase + 140 pA) and on `extra_pa` steps, 1 s each, with the bank's intrinsic noise."""
+    from gfr_keras.ephys.allen_stimuli import long_square_amplitudes
+
+    params, currents = [], []
+    for model, rheobase_pa in models:
+        for amplitude in [a for a in long_square_amplitudes(rheobase_pa) if a >= rheobase_pa] + list(extra_pa):
+            params.append(model)
+            currents.append(np.full(int(1000.0 / dt_ms), amplitude))
+    stacked = {key: np.array([p[key] for p in params]) for key in PARAMETERS}
+    _, spikes = simulate(stacked, currents, dt_ms, np.random.default_rng(0), return_voltage=False)
+    return spikes
+
+
+def test_no_knob_of_the_calibration_makes_a_cell_fire_above_500_hz():
+    """Every corner of the search space, on the metadata's extreme cells, at every Allen step and at
+    1 nA: no 1/ISI above 500 Hz. Without the refractory period the same corners exceed it."""
+    dt_ms = 0.02  # the bank's default 50 kHz
+    models = _corner_models(_extreme_source_cells())
+    assert _fastest_rate_hz(_long_square_spikes(models, dt_ms, extra_pa=(1000.0,)), dt_ms) <= 500.0
+    unbounded = [({**params, "refractory_ms": 0.0}, rheobase) for params, rheobase in models]
+    assert _fastest_rate_hz(_long_square_spikes(unbounded, dt_ms, extra_pa=(1000.0,)), dt_ms) > 500.0
+
+
+def test_calibrated_extreme_cells_stay_below_500_hz():
+    """The calibration's own choice for the extreme cells (and the demo's former 1 kHz cells)."""
+    from gfr_keras.ephys.spiking_bank import build_models
+
+    rows = _extreme_source_cells()
+    models = [(params, info["features"]["rheobase_pa"]) for params, info in build_models(rows)]
+    assert all(params["d_theta_fast_mv"] >= 0 and params["d_theta_slow_mv"] >= 0 for params, _ in models)
+    assert _fastest_rate_hz(_long_square_spikes(models, 0.02), 0.02) <= 500.0
+
+
+def test_negative_threshold_jumps_are_refused():
+    from gfr_keras.ephys.cell_calibration import cell_features, model_parameters
+    from gfr_keras.errors import InvalidParameterError
+
+    features = cell_features(_extreme_source_cells()[0])
+    with pytest.raises(InvalidParameterError, match="d_fast_mv"):
+        model_parameters(features, 5.0, 1.0, -1.0, 0.0)

@@ -27,6 +27,11 @@ cheap, linear subthreshold core and adds what the extractor looks at:
   `d_theta_fast_mv` (decaying with `tau_theta_fast_ms`: sets the firing rate and
   f-I slope) and `d_theta_slow_mv` (`tau_theta_slow_ms`: spike-frequency
   adaptation);
+* refractory period: no spike starts within `refractory_ms` of the previous
+  spike's onset (the spike's own shape included), whatever the threshold and
+  the current. Without it a cell whose threshold sits a few mV above its fast
+  trough fires again as soon as the spike shape ends, near 1 kHz, which no real
+  cell does; with it no cell can exceed 1000 / `refractory_ms` Hz;
 * after-hyperpolarisation (AHP): each spike adds `g_ahp_ns` to a conductance
   towards `e_ahp_mv` (a potassium reversal) that decays with `tau_ahp_ms`. It
   sets the firing rate without raising the threshold: the threshold stays at
@@ -50,7 +55,7 @@ import numpy as np
 PARAMETERS = (
     "e_l_mv", "r_mohm", "r_dep_mohm", "tau_ms", "tau_dep_ms", "theta_inf_mv", "v_peak_mv", "v_trough_mv",
     "rise_ms", "fall_ms", "d_theta_fast_mv", "tau_theta_fast_ms", "d_theta_slow_mv",
-    "tau_theta_slow_ms", "g_ahp_ns", "tau_ahp_ms", "e_ahp_mv", "noise_sd_pa", "noise_tau_ms",
+    "tau_theta_slow_ms", "g_ahp_ns", "tau_ahp_ms", "e_ahp_mv", "noise_sd_pa", "noise_tau_ms", "refractory_ms",
 )
 _CHUNK = 4096  # samples simulated between bookkeeping (noise draws, finished traces)
 _CHUNK_VALUES = 2_000_000  # at most this many trace-samples per chunk (memory)
@@ -86,7 +91,13 @@ def _constants(params, dt_ms):
         "decay_ahp": np.exp(-dt_ms / params["tau_ahp_ms"]),
         "decay_noise": np.exp(-dt_ms / params["noise_tau_ms"]),
         "kick_pa": params["noise_sd_pa"] * np.sqrt(1.0 - np.exp(-2.0 * dt_ms / params["noise_tau_ms"])),
+        "refractory_samples": refractory_samples(params["refractory_ms"], dt_ms),
     }
+
+
+def refractory_samples(refractory_ms, dt_ms):
+    """Samples from a spike's onset before the next may start (rounded up: never shorter than asked)."""
+    return np.ceil(np.asarray(refractory_ms, dtype=np.float64) / dt_ms - 1e-9).astype(np.int64)
 
 
 def _take(params, rows):
@@ -117,7 +128,8 @@ def simulate(params, currents_pa, dt_ms, rngs, return_voltage=True):
     c = _constants(p, dt_ms)
     template = spike_template(p, dt_ms)
     state = {"v": p["e_l_mv"].copy(), "theta_fast": np.zeros(n), "theta_slow": np.zeros(n),
-             "noise": np.zeros(n), "g_ahp": np.zeros(n), "phase": np.full(n, -1), "v_cross": np.zeros(n)}
+             "noise": np.zeros(n), "g_ahp": np.zeros(n), "phase": np.full(n, -1), "v_cross": np.zeros(n),
+             "refractory_left": np.zeros(n, dtype=np.int64)}
     volts = [np.empty(lengths[i], np.float32) for i in order] if return_voltage else None
     spikes = [[] for _ in range(n)]
     sorted_lengths = lengths[order]
@@ -171,7 +183,7 @@ def _noise_block(state, c, m, width, rngs, order):
 def _run_chunk(p, c, template, s, block, spikes, offset, dt_ms, record=True):
     """Advance the state `s` (updated in place) over `block` (total current, `[width, m]`).
 
-    Each sample: a threshold crossing starts a spike (its sample index, plus
+    Each sample: a threshold crossing outside the refractory period starts a spike (its sample index, plus
     `offset`, goes to `spikes[row]`); the sample is written (the template during
     a spike); then the membrane and threshold advance. During a spike the
     membrane state is parked at -inf (no crossing) and restarts at the trough.
@@ -183,15 +195,16 @@ def _run_chunk(p, c, template, s, block, spikes, offset, dt_ms, record=True):
     drive_dep = e_l + block * (p["r_dep_mohm"] * 1e-3)
     out = np.empty(block.shape) if record else None
     v, phase, v_cross = s["v"], s["phase"], s["v_cross"]
-    theta_fast, theta_slow, g_ahp = s["theta_fast"], s["theta_slow"], s["g_ahp"]
+    theta_fast, theta_slow, g_ahp, refractory_left = s["theta_fast"], s["theta_slow"], s["g_ahp"], s["refractory_left"]
     g_rest, g_dep = 1000.0 / p["r_mohm"], 1000.0 / p["r_dep_mohm"]  # nS
     capacitance_pf = (p["tau_ms"] * g_rest, p["tau_dep_ms"] * g_dep)  # below, above rest
     spiking = np.flatnonzero(phase >= 0)
     ahp = bool(np.any(p["g_ahp_ns"] > 0))
     for k in range(block.shape[0]):
-        crossed = np.flatnonzero(v >= p["theta_inf_mv"] + theta_fast + theta_slow)
+        crossed = np.flatnonzero((v >= p["theta_inf_mv"] + theta_fast + theta_slow) & (refractory_left <= 0))
         if crossed.size:
             phase[crossed] = 0
+            refractory_left[crossed] = c["refractory_samples"][crossed]
             v_cross[crossed] = v[crossed]
             v[crossed] = -np.inf
             theta_fast[crossed] += p["d_theta_fast_mv"][crossed]
@@ -216,6 +229,7 @@ def _run_chunk(p, c, template, s, block, spikes, offset, dt_ms, record=True):
             v = v_inf + (v - v_inf) * np.where(above, c["decay_dep"], c["decay_rest"])
         theta_fast *= c["decay_fast"]
         theta_slow *= c["decay_slow"]
+        refractory_left -= 1
         if spiking.size:
             phase[spiking] += 1
             done = phase[spiking] >= tlen[spiking]
@@ -244,10 +258,11 @@ def simulate_reference(params, current_pa, dt_ms, kicks_pa):
     a, b, tlen = spike_template(one, dt_ms)
     a, b, tlen = a[0], b[0], int(tlen[0])
     v, theta_fast, theta_slow, noise, g_ahp, phase, v_cross = p["e_l_mv"], 0.0, 0.0, 0.0, 0.0, -1, 0.0
+    refractory, refractory_left = int(refractory_samples(p["refractory_ms"], dt_ms)), 0
     out, spikes = np.empty(len(current_pa)), []
     for k, i_ext in enumerate(current_pa):
-        if phase < 0 and v >= p["theta_inf_mv"] + theta_fast + theta_slow:
-            phase, v_cross = 0, v
+        if phase < 0 and refractory_left <= 0 and v >= p["theta_inf_mv"] + theta_fast + theta_slow:
+            phase, v_cross, refractory_left = 0, v, refractory
             theta_fast += p["d_theta_fast_mv"]
             theta_slow += p["d_theta_slow_mv"]
             g_ahp += p["g_ahp_ns"]
@@ -262,6 +277,7 @@ def simulate_reference(params, current_pa, dt_ms, kicks_pa):
         noise = noise * math.exp(-dt_ms / p["noise_tau_ms"]) + kicks_pa[k]
         theta_fast *= math.exp(-dt_ms / p["tau_theta_fast_ms"])
         theta_slow *= math.exp(-dt_ms / p["tau_theta_slow_ms"])
+        refractory_left -= 1
         if phase >= 0:
             phase += 1
             if phase >= tlen:
