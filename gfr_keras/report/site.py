@@ -9,7 +9,6 @@ an existing report is replaced only once the new one is complete.
 
 import contextlib
 import datetime
-import json
 import os
 import shutil
 import tempfile
@@ -67,11 +66,15 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
 
 
 def _snippet_path(dataset):
-    """How a cell page's snippet names the dataset: the shipped one by its constant."""
+    """How a cell page's snippet names the dataset: the shipped one by its constant, others by absolute path.
+
+    The path is written with `repr`, so any file name (quotes, backslashes,
+    newlines) is one Python string literal and the snippet runs as printed.
+    """
     shipped = os.fspath(gk.SHIPPED_DATASET_PATH)
     if os.path.exists(shipped) and os.path.samefile(dataset, shipped):
         return "gk.SHIPPED_DATASET_PATH"
-    return json.dumps(dataset)
+    return repr(os.path.abspath(dataset))
 
 
 def _cell_payloads(cells, configurations, dataset):
@@ -130,9 +133,16 @@ def _cell_payloads(cells, configurations, dataset):
     return pages
 
 
+# Characters escaped in the data scripts although JSON allows them raw: with no `<`, `>` or `&`
+# in the file, no string can end a script element or open an HTML comment wherever the text lands.
+_SCRIPT_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+                   0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 def _script(variable, payload):
+    """`window.<variable> = <payload as JSON>;`: data as a script file the page loads (file:// cannot fetch JSON)."""
     text = to_json(payload, separators=(",", ":"))
-    return f"window.{variable} = {text.replace('</', '<' + chr(92) + '/')};\n"
+    return f"window.{variable} = {text.translate(_SCRIPT_ESCAPES)};\n"
 
 
 def _asset_text(name):

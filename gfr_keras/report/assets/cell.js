@@ -14,6 +14,8 @@
     if (parent) parent.appendChild(n);
     return n;
   }
+  // Only http(s) addresses become links: a `javascript:` or `data:` string stays text.
+  function isWebUrl(text) { return typeof text === "string" && /^https?:\/\//i.test(text); }
   function num(v) { return v === null || v === undefined ? "–" : String(Number(Number(v).toPrecision(6))); }
   function key(c) { return c.bin_size + "_" + c.actv_bin_size; }
 
@@ -24,7 +26,9 @@
      ["configurations", D.configurations.map(function (c) { return "(" + c.bin_size + ", " + c.actv_bin_size + ") ms"; }).join(", ")]]
       .forEach(function (item) { node("dt", {}, dl, item[0]); node("dd", {}, dl, item[1]); });
     node("dt", {}, dl, "Allen Cell Types");
-    node("a", { href: D.allen_url, id: "allen-link", rel: "external" }, node("dd", {}, dl), D.allen_url);
+    var allen = node("dd", {}, dl);
+    if (isWebUrl(D.allen_url)) node("a", { href: D.allen_url, id: "allen-link", rel: "external" }, allen, D.allen_url);
+    else allen.textContent = D.allen_url;
     node("dt", {}, dl, "recordings");
     node("dd", { id: "recordings" }, dl, D.has_recordings ? "processed recordings given (" + D.processed_file + ")" : "no recordings given");
     var all = node("button", { type: "button", id: "download-all" }, root, "download all records of this cell (JSON)");
@@ -92,7 +96,7 @@
     var button = node("button", { type: "button", class: "download" }, section, "download this record (JSON)");
     var filename = "gfr_cell_" + D.cell_id + "_" + key(c) + ".json";
     button.addEventListener("click", function () { download(c.record, filename); });
-    var args = "cell_id=" + D.cell_id + ", bin_size=" + c.bin_size + ", activation_bin_size=" + c.actv_bin_size;
+    var args = "cell_id=" + D.cell_id + ", bin_size_ms=" + c.bin_size + ", activation_bin_size_ms=" + c.actv_bin_size;
     var snippet = c.in_dataset
       ? "import gfr_keras as gk\nneuron = gk.load_gfr_model(" + D.dataset_snippet + ", " + args + ")"
       : "import json, gfr_keras as gk\nneuron = gk.load_gfr_model([json.load(open(\"" + filename + "\"))], " + args + ")";
@@ -103,9 +107,13 @@
     var section = node("section", { class: "config", id: "config-" + key(c) }, root);
     node("h2", {}, section, "(" + c.bin_size + ", " + c.actv_bin_size + ") ms: model bin " + c.bin_size + " ms, activation bin " + c.actv_bin_size + " ms");
     var r = c.record, evr = node("p", { class: "evr" }, section);
-    evr.innerHTML = "validation EVR (Noise 1) <b data-field=\"val_evr\"></b> · test EVR (Noise 2) <b data-field=\"test_evr\"></b> · train loss <span data-field=\"train_loss\"></span> · test loss <span data-field=\"test_loss\"></span> · published filters: <b data-field=\"passes\"></b>" + (c.in_dataset ? "" : " · not in the dataset (from --fits)");
-    ["val_evr", "test_evr", "train_loss", "test_loss"].forEach(function (f) { evr.querySelector("[data-field=" + f + "]").textContent = num(r[f]); });
-    evr.querySelector("[data-field=passes]").textContent = c.passes ? "pass" : "fail";
+    [["validation EVR (Noise 1) ", "b", "val_evr", num(r.val_evr)], [" · test EVR (Noise 2) ", "b", "test_evr", num(r.test_evr)],
+     [" · train loss ", "span", "train_loss", num(r.train_loss)], [" · test loss ", "span", "test_loss", num(r.test_loss)],
+     [" · published filters: ", "b", "passes", c.passes ? "pass" : "fail"]].forEach(function (item) {
+      evr.appendChild(document.createTextNode(item[0]));
+      node(item[1], { "data-field": item[2] }, evr, item[3]);
+    });
+    if (!c.in_dataset) evr.appendChild(document.createTextNode(" · not in the dataset (from --fits)"));
     figures(section, c);
     paramTable(section, c);
     loading(section, c);

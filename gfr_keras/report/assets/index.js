@@ -47,23 +47,38 @@
     });
   }
 
-  function evrCell(v) { return '<td class="num">' + (v === null ? "–" : v.toFixed(3)) + "</td>"; }
+  // Every string from the data reaches the page as text (textContent), never as markup.
+  function node(tag, attrs, parent, text) {
+    var n = document.createElement(tag);
+    for (var key in attrs || {}) n.setAttribute(key, attrs[key]);
+    if (text !== undefined) n.textContent = text;
+    if (parent) parent.appendChild(n);
+    return n;
+  }
+
+  function evrCell(row, v) { node("td", { class: "num" }, row, v === null ? "–" : v.toFixed(3)); }
+
+  function passCell(row, passes) {
+    if (passes === null) node("td", { class: "none" }, row);
+    else node("td", { class: passes ? "pass" : "fail" }, row, passes ? "pass" : "fail");
+  }
 
   function renderRows() {
     var pages = Math.max(1, Math.ceil(matched.length / PAGE_ROWS));
     state.page = Math.min(state.page, pages - 1);
-    var html = [];
+    var rows = document.createDocumentFragment();
     matched.slice(state.page * PAGE_ROWS, (state.page + 1) * PAGE_ROWS).forEach(function (i) {
-      var id = D.cell_id[i], row = ['<tr data-cell="' + id + '"><td><a href="cells/' + id + '.html">' + id + "</a></td><td>" +
-        D.species_names[D.species[i]] + "</td><td>" + (D.cre_line_names[D.cre_line[i]] || "–") + "</td>"];
+      var id = D.cell_id[i], row = node("tr", { "data-cell": String(id) }, rows);
+      node("a", { href: "cells/" + encodeURIComponent(String(id)) + ".html" }, node("td", {}, row), String(id));
+      node("td", {}, row, D.species_names[D.species[i]]);
+      node("td", {}, row, D.cre_line_names[D.cre_line[i]] || "–");
       C.forEach(function (c) {
-        var passes = c.passes[i];
-        row.push(evrCell(c.val_evr[i]), evrCell(c.test_evr[i]),
-          passes === null ? '<td class="none"></td>' : passes ? '<td class="pass">pass</td>' : '<td class="fail">fail</td>');
+        evrCell(row, c.val_evr[i]);
+        evrCell(row, c.test_evr[i]);
+        passCell(row, c.passes[i]);
       });
-      html.push(row.join("") + "</tr>");
     });
-    $("rows").innerHTML = html.join("");
+    $("rows").replaceChildren(rows);
     $("count").textContent = matched.length + " of " + N + " cells match";
     $("page").textContent = "page " + (state.page + 1) + " of " + pages;
     $("prev").disabled = state.page === 0;
@@ -138,21 +153,22 @@
   }
 
   function options(select, names, allText) {
-    select.innerHTML = '<option value="-1">' + allText + "</option>" + names.map(function (name, k) {
-      var text = name === "" ? "(none)" : name;
-      return '<option value="' + k + '">' + text.replace(/</g, "&lt;") + "</option>";
-    }).join("");
+    select.textContent = "";
+    node("option", { value: "-1" }, select, allText);
+    names.forEach(function (name, k) { node("option", { value: String(k) }, select, name === "" ? "(none)" : name); });
   }
 
   function header() {
-    var top = '<tr><th rowspan="2" data-sort="cell_id">cell</th><th rowspan="2" data-sort="species">species</th><th rowspan="2" data-sort="cre_line">cre line</th>';
-    var sub = "<tr>";
+    var head = $("head"), top = node("tr", {}, head), sub = node("tr", {}, head);
+    node("th", { rowspan: "2", "data-sort": "cell_id" }, top, "cell");
+    node("th", { rowspan: "2", "data-sort": "species" }, top, "species");
+    node("th", { rowspan: "2", "data-sort": "cre_line" }, top, "cre line");
     C.forEach(function (c, k) {
-      top += '<th colspan="3" class="group">' + label(c) + " ms</th>";
-      sub += '<th data-sort="val_evr" data-config="' + k + '">val EVR</th><th data-sort="test_evr" data-config="' + k +
-        '">test EVR</th><th data-sort="passes" data-config="' + k + '">filters</th>';
+      node("th", { colspan: "3", class: "group" }, top, label(c) + " ms");
+      node("th", { "data-sort": "val_evr", "data-config": String(k) }, sub, "val EVR");
+      node("th", { "data-sort": "test_evr", "data-config": String(k) }, sub, "test EVR");
+      node("th", { "data-sort": "passes", "data-config": String(k) }, sub, "filters");
     });
-    $("head").innerHTML = top + "</tr>" + sub + "</tr>";
     document.querySelectorAll("th[data-sort]").forEach(function (th) {
       th.addEventListener("click", function () {
         var key = th.dataset.sort, config = Number(th.dataset.config || -1);
@@ -172,6 +188,7 @@
     options($("cre"), D.cre_line_names, "all cre lines");
     options($("config"), C.map(function (c) { return label(c) + " ms"; }), "any configuration");
     header();
+    $("controls").addEventListener("submit", function (event) { event.preventDefault(); });
     ["species", "cre", "config", "evr-kind", "passing"].forEach(function (id) { $(id).addEventListener("change", readControls); });
     ["evr-min", "evr-max"].forEach(function (id) { $(id).addEventListener("input", readControls); });
     $("clear").addEventListener("click", function () { $("controls").reset(); readControls(); });
