@@ -211,6 +211,49 @@ def _subject(nwbfile):
     return str(subject.species or ""), str(getattr(subject, "genotype", None) or "")
 
 
+def read_nwb2_file(path, stimulus_map=None):
+    """Read one NWB 2 file: a dict with `path`, `identifier`, `sweeps` (dicts for `process_sweeps`),
+    `species`, `cre_line` and `warnings` (one message per current-clamp sweep left out, naming
+    the file, sweep and stimulus name).
+
+    Raises:
+        InputError (`reason` "not_nwb2", "nwb1_file") for a file that is not NWB 2;
+        CellProcessingError naming the file (and sweep) for one pynwb cannot read.
+    """
+    from pynwb import NWBHDF5IO
+
+    path = os.fspath(path)
+    identifier = check_nwb2(path)
+    try:
+        io = NWBHDF5IO(path, "r", load_namespaces=True)
+        nwbfile = io.read()
+    except Exception as error:  # pynwb/hdmf raise many kinds for a malformed file
+        raise CellProcessingError(f"{path}: cannot read it as NWB 2: {type(error).__name__}: {error}", path=path,
+                                  reason="unreadable") from None
+    with io:
+        sweeps, skipped = read_nwb2_sweeps(nwbfile, path, stimulus_map)
+        species, cre_line = _subject(nwbfile)
+    warnings = [f"{path}: sweep {number} ({description or 'no stimulus_description'}): {reason}"
+                for number, description, reason in skipped]
+    return {"path": path, "identifier": identifier, "sweeps": sweeps, "species": species, "cre_line": cre_line,
+            "warnings": warnings}
+
+
+def bin_nwb2_recording(recording, cell_id=None, max_rate_sweeps="all"):
+    """`(cell, warnings)` of a `read_nwb2_file` result; a missing stimulus names the sweeps left out."""
+    path = recording["path"]
+    cell_id = file_cell_id(path, recording["identifier"]) if cell_id is None else cell_id
+    try:
+        cell, coverage = process_sweeps(recording["sweeps"], cell_id, recording["species"], recording["cre_line"],
+                                        max_rate_sweeps, path=path)
+    except CellProcessingError as error:
+        left_out = [w.split(": ", 1)[1] for w in recording["warnings"]]
+        if error.reason == "missing_stimulus" and left_out:
+            raise CellProcessingError(f"{error}; sweeps left out: " + "; ".join(left_out), **error.details()) from None
+        raise
+    return cell, recording["warnings"] + coverage
+
+
 def process_nwb2_file(path, stimulus_map=None, cell_id=None, max_rate_sweeps="all"):
     """Read one NWB 2 file and bin it: `(cell, warnings)` (see the module docstring).
 
@@ -228,27 +271,4 @@ def process_nwb2_file(path, stimulus_map=None, cell_id=None, max_rate_sweeps="al
         InputError (`reason` "not_nwb2", "nwb1_file") for a file that is not NWB 2;
         CellProcessingError naming the file and sweep for one that cannot be processed.
     """
-    from pynwb import NWBHDF5IO
-
-    path = os.fspath(path)
-    identifier = check_nwb2(path)
-    try:
-        io = NWBHDF5IO(path, "r", load_namespaces=True)
-        nwbfile = io.read()
-    except Exception as error:  # pynwb/hdmf raise many kinds for a malformed file
-        raise CellProcessingError(f"{path}: cannot read it as NWB 2: {type(error).__name__}: {error}", path=path,
-                                  reason="unreadable") from None
-    with io:
-        sweeps, skipped = read_nwb2_sweeps(nwbfile, path, stimulus_map)
-        species, cre_line = _subject(nwbfile)
-    warnings = [f"{path}: sweep {number} ({description or 'no stimulus_description'}): {reason}"
-                for number, description, reason in skipped]
-    cell_id = file_cell_id(path, identifier) if cell_id is None else cell_id
-    try:
-        cell, coverage = process_sweeps(sweeps, cell_id, species, cre_line, max_rate_sweeps, path=path)
-    except CellProcessingError as error:
-        if error.reason == "missing_stimulus" and skipped:
-            raise CellProcessingError(f"{error}; sweeps left out: " + "; ".join(w.split(": ", 1)[1] for w in warnings),
-                                      **error.details()) from None
-        raise
-    return cell, warnings + coverage
+    return bin_nwb2_recording(read_nwb2_file(path, stimulus_map), cell_id, max_rate_sweeps)

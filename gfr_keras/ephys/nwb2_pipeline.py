@@ -16,7 +16,7 @@ import os
 import time
 
 from gfr_keras.errors import GFRError, InvalidParameterError
-from gfr_keras.ephys.nwb2 import check_nwb2, file_cell_id, nwb_files, process_nwb2_file
+from gfr_keras.ephys.nwb2 import bin_nwb2_recording, check_nwb2, file_cell_id, nwb_files, read_nwb2_file
 from gfr_keras.ephys.processed import write_processed_cell
 from gfr_keras.io_utils import FailureLog, remove_stale_temp_files, write_csv_atomic
 
@@ -42,13 +42,16 @@ def _planned(files, cell_id):
 
 def _process_one(path, cell_id, target, stimulus_map, max_rate_sweeps):
     """`(reason or None, warnings)`: one bad file must not stop the run."""
+    warnings = []
     try:
-        cell, warnings = process_nwb2_file(path, stimulus_map, cell_id, max_rate_sweeps)
+        recording = read_nwb2_file(path, stimulus_map)
+        warnings = recording["warnings"]  # kept when the cell fails: they often say why
+        cell, warnings = bin_nwb2_recording(recording, cell_id, max_rate_sweeps)
         write_processed_cell(cell, target)
     except GFRError as error:
-        return str(error), []
+        return str(error), warnings
     except Exception as error:
-        return f"{path}: unexpected {type(error).__name__}: {error}", []
+        return f"{path}: unexpected {type(error).__name__}: {error}", warnings
     return None, warnings
 
 

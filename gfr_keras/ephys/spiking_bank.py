@@ -128,11 +128,9 @@ def _write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz, formats=("n
     write_json_atomic(_jsonable(model), os.path.join(folder, "model.json"), indent=1)
     files = dict(zip(formats, cell_files(cache_dir, cell_id, formats)))
     if "nwb2" in files:
-        from gfr_keras.ephys.nwb2_writer import write_nwb2
+        from gfr_keras.ephys.nwb2_writer import subject_from_allen_row, write_nwb2
 
-        species, line = row.get("donor__species"), row.get("line_name")
-        write_nwb2(files["nwb2"], sweeps, sampling_rate_hz, cell_id, species if isinstance(species, str) else "",
-                   line if isinstance(line, str) else "", quantize=True)
+        write_nwb2(files["nwb2"], sweeps, sampling_rate_hz, cell_id, **subject_from_allen_row(row), quantize=True)
     if "nwb1" in files:
         write_nwb(files["nwb1"], sweeps, sampling_rate_hz, quantize=True)  # last: marks the cell done
     return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "model": model}
