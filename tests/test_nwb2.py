@@ -199,3 +199,14 @@ def test_the_docs_arrays_example_writes_a_cell_gfr_fit_reads(tmp_path, monkeypat
 def _lab_file(folder):
     write_lab_file(folder / "lab.nwb")
     return folder / "lab.nwb"
+
+
+def test_the_nwb2_modules_do_not_import_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, gfr_keras.ephys.nwb2_pipeline, gfr_keras.ephys.nwb2_writer, gfr_keras.ephys.sweeps, pynwb; "
+            "print(sorted(m for m in ('keras', 'tensorflow', 'jax') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
