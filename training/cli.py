@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 STAGES = (
     ("demo", "drive the reference neurons with a test current; print rates, plot", True),
     ("synth-cells", "write an offline CellTypesCache of synthetic cells built from real Allen cells", False),
-    ("preprocess", "bin Allen recordings (read with allensdk) into one HDF5 file per cell", False),
+    ("preprocess", "bin recordings (Allen NWB 1 through allensdk, NWB 2 through pynwb) into one HDF5 file per cell", False),
     ("fit", "fit GFR neurons to processed cells, a population at a time", True),
     ("build-dataset", "merge fits into the JSON parameter dataset", False),
     ("train-network", "line-by-line MNIST with GFR neurons (or a Keras baseline)", True),

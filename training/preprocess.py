@@ -1,6 +1,9 @@
-"""`gfr preprocess`: Allen recordings (through allensdk) to one processed HDF5 file per cell.
+"""`gfr preprocess`: recordings to one processed HDF5 file per cell.
 
-Resumable, failures isolated in `failures.csv`; see `gfr_keras.ephys.pipeline`.
+Allen's NWB 1 files through allensdk (`--manifest`, a CellTypesCache), or NWB 2
+files of any lab read with pynwb (`--nwb`; docs/fitting_your_recordings.md).
+Resumable, failures isolated in `failures.csv`; see `gfr_keras.ephys.pipeline`
+and `gfr_keras.ephys.nwb2_pipeline`.
 """
 
 import os
@@ -27,6 +30,16 @@ def add_arguments(parser):
         "does, which drops a cell whose sweep has a current that never changes or a spike past its end",
     )
     parser.add_argument(
+        "--nwb", nargs="+", metavar="PATH",
+        help="NWB 2 files, or folders of them (searched recursively), instead of a CellTypesCache (--manifest)",
+    )
+    parser.add_argument(
+        "--stimulus-map", metavar="FILE",
+        help="with --nwb: JSON object of stimulus name or pattern (glob, or 're:' regular expression) -> role, "
+        "for names the built-in tables do not know (docs/fitting_your_recordings.md)",
+    )
+    parser.add_argument("--cell-id", type=int, help="with --nwb and one file: its cell id (default: from the file)")
+    parser.add_argument(
         "--download",
         action="store_true",
         help="let allensdk create a missing manifest and download cells from the Allen Cell Types API (online)",
@@ -44,6 +57,12 @@ def run(args):
 
     from gfr_keras.ephys.pipeline import preprocess_cells, read_cell_ids
 
+    if args.nwb:
+        from training.preprocess_nwb import run_nwb
+
+        return run_nwb(args)
+    if args.stimulus_map or args.cell_id is not None:
+        raise ValueError("--stimulus-map and --cell-id go with --nwb (NWB 2 files)")
     if args.workers < 1:
         raise ValueError(f"--workers: expected a positive number of processes, got {args.workers}")
     # A module-level function (not a lambda): the worker processes receive it pickled.

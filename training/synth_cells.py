@@ -27,14 +27,19 @@ def add_arguments(parser):
     )
     parser.add_argument("--batch", type=int, default=8, help="spiking: cells simulated together, all sweeps at once")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes; 1 simulates in this process")
+    parser.add_argument(
+        "--format", choices=["nwb1", "nwb2", "both"], default="nwb1",
+        help="spiking: the recordings as the cache's NWB 1 files (specimen_<id>/ephys.nwb, read by --manifest), "
+        "NWB 2 files (nwb2/<id>.nwb, read by `gfr preprocess --nwb`), or both",
+    )
 
 
-def _write_batch(model, cache_dir, rows, sampling_rate_hz, seed):
+def _write_batch(model, cache_dir, rows, sampling_rate_hz, seed, formats=("nwb1",)):
     import importlib
 
     module = importlib.import_module(_MODULES[model])  # numpy, h5py and allensdk: no TensorFlow
     if model == "spiking":
-        return module.write_cells(cache_dir, rows, sampling_rate_hz, seed)
+        return module.write_cells(cache_dir, rows, sampling_rate_hz, seed, formats=formats)
     return [module.write_cell(cache_dir, row, sampling_rate_hz, seed) for row in rows]
 
 
@@ -54,17 +59,32 @@ def _simulate(args, todo, rate):
     progress = tqdm(total=len(todo), desc="synth-cells", unit="cell")
     if todo and args.workers <= 1:
         for batch in batches:  # in this process (e.g. from a notebook): no worker start-up
-            _write_batch(args.model, args.out, batch, rate, args.seed)
+            _write_batch(args.model, args.out, batch, rate, args.seed, _formats(args))
             progress.update(len(batch))
     elif todo:
         # spawn: the workers must not inherit a parent's TensorFlow threads (a notebook's, say).
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=max(1, args.workers), mp_context=context) as pool:
-            futures = {pool.submit(_write_batch, args.model, args.out, b, rate, args.seed): len(b) for b in batches}
+            futures = {pool.submit(_write_batch, args.model, args.out, b, rate, args.seed, _formats(args)): len(b) for b in batches}
             for future in as_completed(futures):
                 future.result()
                 progress.update(futures[future])
     progress.close()
+
+
+def _formats(args):
+    from gfr_keras.ephys.spiking_bank import FORMATS
+
+    return FORMATS[getattr(args, "format", "nwb1")]
+
+
+def _done(args, row):
+    from gfr_keras.ephys.spiking_bank import cell_files
+
+    cell_id = int(row["specimen__id"])
+    if args.model != "spiking":
+        return os.path.exists(os.path.join(args.out, f"specimen_{cell_id}", "ephys.nwb"))
+    return all(os.path.exists(path) for path in cell_files(args.out, cell_id, _formats(args)))
 
 
 def run(args):
@@ -72,6 +92,8 @@ def run(args):
 
     if args.n < 1:
         raise ValueError(f"--n: expected a positive number of cells, got {args.n}")
+    if getattr(args, "format", "nwb1") != "nwb1" and args.model != "spiking":
+        raise ValueError(f"--format {args.format}: NWB 2 banks are written for --model spiking only")
     if args.batch < 1:
         raise ValueError(f"--batch: expected a positive number of cells, got {args.batch}")
     module = importlib.import_module(_MODULES[args.model])
@@ -81,7 +103,7 @@ def run(args):
     chosen = module.choose_cells(module.load_allen_metadata(), args.n, args.seed, per_line=args.per_line)
     rows = [row.to_dict() for _, row in chosen.iterrows()]
     manifest = module.write_cache_index(args.out, rows)
-    todo = [row for row in rows if not os.path.exists(os.path.join(args.out, f"specimen_{int(row['specimen__id'])}", "ephys.nwb"))]
+    todo = [row for row in rows if not _done(args, row)]
     started = time.perf_counter()
     _simulate(args, todo, rate)
     print(

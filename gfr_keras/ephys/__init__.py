@@ -1,7 +1,10 @@
 """Electrophysiology in, binned cells out: Allen Cell Types recordings read through
-allensdk, windowed and binned (`binning`), the processed-cell HDF5 format
-(`processed`), and the offline synthetic cell bank with its NWB writer.
+allensdk (`allen`, `pipeline`), NWB 2 files read through pynwb (`nwb2`,
+`nwb2_pipeline`), sweeps given as arrays (`sweeps`), their stimulus roles
+(`stimulus_roles`) and spike times (`spike_detection`), windowed and binned
+(`binning`), the processed-cell HDF5 format (`processed`), and the offline
+synthetic cell bank with its NWB 1 and NWB 2 writers (`nwb`, `nwb2_writer`).
 
-Layering: imports only numpy/h5py/allensdk and the base modules (`io_utils`,
-`units`); it knows nothing of Keras or of the neuron model.
+Layering: imports only numpy/scipy/h5py/allensdk/pynwb and the base modules
+(`errors`, `io_utils`, `units`); it knows nothing of Keras or of the neuron model.
 """

@@ -24,13 +24,29 @@ from gfr_keras.io_utils import atomic_path
 _DIGITS = {"Volts": 5, "Amps": 15}
 
 
+def _dataset_options(unit, quantize):
+    # float32 with shuffle+gzip, as in Allen's files.
+    return {"compression": "gzip", "shuffle": True, **({"scaleoffset": _DIGITS[unit]} if quantize else {})}
+
+
+def stored_values(data, unit, quantize=False):
+    """The float32 values a reader gets back from a series `write_nwb` stores (`unit` "Volts" or "Amps").
+
+    With `quantize`, HDF5's scale-offset filter rounds per chunk; the same dataset
+    options in memory give the same numbers, so another writer (NWB 2) can store them.
+    """
+    data = np.asarray(data, dtype=np.float32)
+    if not quantize:
+        return data
+    with h5py.File("stored_values.h5", "w", driver="core", backing_store=False) as handle:
+        handle.create_dataset("data", data=data, **_dataset_options(unit, True))
+        handle.flush()  # read through the filter: before a flush, h5py returns the cached chunk unfiltered
+        return handle["data"][()]
+
+
 def _series(group, name, data, unit, sampling_rate_hz, quantize=False):
     series = group.create_group(name)
-    # float32 with shuffle+gzip, as in Allen's files.
-    dataset = series.create_dataset(
-        "data", data=np.asarray(data, dtype=np.float32), compression="gzip", shuffle=True,
-        **({"scaleoffset": _DIGITS[unit]} if quantize else {}),
-    )
+    dataset = series.create_dataset("data", data=np.asarray(data, dtype=np.float32), **_dataset_options(unit, quantize))
     dataset.attrs["conversion"] = 1.0
     dataset.attrs["unit"] = np.bytes_(unit)  # fixed-length bytes: allensdk calls .decode()
     starting_time = series.create_dataset("starting_time", data=0.0)

@@ -109,13 +109,30 @@ def simulate_cell(row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0):
 
 
 
-def _write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz):
+#: `write_cells`' `formats`: the CellTypesCache's NWB 1 file, an NWB 2 file, or both.
+FORMATS = {"nwb1": ("nwb1",), "nwb2": ("nwb2",), "both": ("nwb1", "nwb2")}
+
+
+def cell_files(cache_dir, cell_id, formats=("nwb1",)):
+    """The recording files of a cell, by format: `specimen_<id>/ephys.nwb` (NWB 1), `nwb2/<id>.nwb` (NWB 2)."""
+    paths = {"nwb1": os.path.join(cache_dir, f"specimen_{int(cell_id)}", "ephys.nwb"),
+             "nwb2": os.path.join(cache_dir, "nwb2", f"{int(cell_id)}.nwb")}
+    return [paths[name] for name in formats]
+
+
+def _write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz, formats=("nwb1",)):
     cell_id = int(row["specimen__id"])
     folder = os.path.join(cache_dir, f"specimen_{cell_id}")
     os.makedirs(folder, exist_ok=True)
     write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
     write_json_atomic(_jsonable(model), os.path.join(folder, "model.json"), indent=1)
-    write_nwb(os.path.join(folder, "ephys.nwb"), sweeps, sampling_rate_hz, quantize=True)  # last: marks the cell done
+    files = dict(zip(formats, cell_files(cache_dir, cell_id, formats)))
+    if "nwb2" in files:
+        from gfr_keras.ephys.nwb2_writer import subject_from_allen_row, write_nwb2
+
+        write_nwb2(files["nwb2"], sweeps, sampling_rate_hz, cell_id, **subject_from_allen_row(row), quantize=True)
+    if "nwb1" in files:
+        write_nwb(files["nwb1"], sweeps, sampling_rate_hz, quantize=True)  # last: marks the cell done
     return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "model": model}
 
 
@@ -127,10 +144,11 @@ def _jsonable(value):
     return value
 
 
-def write_cells(cache_dir, rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3):
-    """Simulate cells together and write each `specimen_<id>/` (NWB, sweep table, model)."""
+def write_cells(cache_dir, rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3, formats=("nwb1",)):
+    """Simulate cells together and write each `specimen_<id>/` (sweep table, model) and its
+    recordings in `formats` ("nwb1", "nwb2": see `cell_files`)."""
     simulated = simulate_cells(rows, sampling_rate_hz, seed, noise_repeats)
-    return [_write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz) for row, (sweeps, model) in zip(rows, simulated)]
+    return [_write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz, formats) for row, (sweeps, model) in zip(rows, simulated)]
 
 
 def write_cell(cache_dir, row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0):
