@@ -124,18 +124,31 @@ def read_dataset(path):
     return records
 
 
-def write_dataset(records, path):
-    """Validate `records` and write them as a dataset JSON file, atomically.
+def write_dataset(records, path, provenance=None):
+    """Validate `records` and write them as a dataset JSON file, atomically, with its provenance.
 
     Args:
         records: list of record dicts, or a `load_dataset` dict of DataFrames.
         path: destination; an existing file is replaced only once the new one is
             completely written.
+        provenance: where the records came from (`gfr_keras.dataset.provenance`),
+            written beside the file as `<name>.provenance.json`; default: the
+            DataFrames' `attrs["provenance"]` when `records` is a `load_dataset`
+            dict. Without one, a sidecar left at `path` by an earlier file is
+            removed (it would describe other records).
     """
+    from gfr_keras.dataset import provenance as sidecar
+
     if isinstance(records, dict):
         from gfr_keras.dataset.frames import records_from_frames
 
+        if provenance is None:
+            provenance = next((frame.attrs.get("provenance") for frame in records.values()), None)
         records = records_from_frames(records)
     records = [dict(record) for record in records]
     _validate_records(records, os.fspath(path))
     write_json_atomic(records, path)
+    if provenance is None or provenance.get("matches_file") is False:
+        sidecar.remove_provenance(path)
+    else:
+        sidecar.write_provenance(provenance, path, records)
