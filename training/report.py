@@ -2,7 +2,7 @@
 
 
 def add_arguments(parser):
-    parser.add_argument("--dataset", required=True, help="the dataset JSON (e.g. gfr_keras/data/gfr_dataset.json)")
+    parser.add_argument("--dataset", required=True, help="the dataset JSON (e.g. gfr_keras/resources/gfr_dataset.json, the shipped one)")
     parser.add_argument("--processed", nargs="*", default=[], metavar="DIR", help="processed-cell folders: f-I points and Noise 2 predictions")
     parser.add_argument("--fits", nargs="*", default=[], metavar="DIR", help="`gfr fit` folders: species, and fits the filters left out")
     parser.add_argument("--out", required=True, help="the site folder (an existing report there is replaced atomically)")
@@ -17,5 +17,6 @@ def run(args):
         f"({summary['with_recordings']} cells with recordings) in {summary['seconds']:.1f} s"
         + (f"; {summary['fits_skipped']} failed fits without parameters left out" if summary["fits_skipped"] else "")
     )
+    print(f"dataset: {summary['provenance']}")
     print(summary["index"])
     return 0
