@@ -169,7 +169,7 @@ def read_provenance(dataset_path):
 
 def _validate(provenance, path):
     if not isinstance(provenance, dict) or provenance.get("format") != FORMAT:
-        raise ProvenanceError(f"{path}: expected a JSON object with \"format\": \"{FORMAT}\"", path=path, field="format")
+        raise ProvenanceError(f"{path}: field 'format': expected a JSON object with \"format\": \"{FORMAT}\"", path=path, field="format")
     for key in ("sources", "fits", "records"):
         if not isinstance(provenance.get(key), list):
             raise ProvenanceError(f"{path}: field '{key}': expected a list", path=path, field=key)
@@ -278,6 +278,10 @@ def _describe_fit(fit):
     return ", ".join(p for p in parts if p)
 
 
+def _count(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def describe_provenance(provenance):
     """One sentence saying what a dataset is, for the summary, the explorer and the notebooks.
 
@@ -296,6 +300,6 @@ def describe_provenance(provenance):
         mine = [row for row in rows if row[3] == index]
         settings = sorted({_describe_fit(fits[row[4]]) for row in mine} - {""})
         cells = len({row[0] for row in mine})
-        text = f"{len(mine)} records ({cells} cells) {_describe_source(source)}"
+        text = f"{_count(len(mine), 'record')} ({_count(cells, 'cell')}) {_describe_source(source)}"
         parts.append(text + (f"; {'; '.join(settings)}" if settings else ""))
     return ". ".join(parts) + "." if parts else "an empty dataset"
