@@ -153,6 +153,10 @@ def test_export_gfr_neurons(dataset, n_cells, tmp_path):
     manifest = json.loads((out / "gfr_neurons" / "1" / "manifest.json").read_text())
     assert manifest["cell_ids"] == [int(c) for c in cell_ids]
     assert dataset["sentence"] in manifest["dataset"]["provenance"]
+    # The copies of the dataset keep its provenance (the shipped one has a sidecar, the published file none).
+    for folder in (out, out / "gfr_neurons" / "1" / "assets"):
+        assert gk.describe_provenance(gk.read_provenance(folder / "gfr_dataset.json")).startswith(
+            gk.describe_provenance(gk.read_provenance(dataset["path"])))
 
 
 def test_train_network_with_the_datasets_neurons(dataset, tmp_path):

@@ -1,5 +1,9 @@
 """The GFR parameter dataset file (spec section 4): JSON records, validated on read and write.
 
+Its provenance (where the cells came from, how they were fitted) is a sidecar beside it,
+`<name>.provenance.json` (gfr_keras.dataset.provenance, docs/dataset_format.md), so the
+file stays the published list of records.
+
 The file is a JSON list of records::
 
     {"cell_id": 566517779, "cre-line": "Sst-IRES-Cre", "bin_size": 10,
@@ -21,8 +25,9 @@ from gfr_keras.neurons.timescales import CONFIGURATIONS
 REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "resources" / "reference_neurons.json"
 
 #: The dataset shipped with the package: the full default protocol, all six
-#: configurations, on a 50-cell synthetic bank (`make shipped-dataset`; see
-#: gfr_keras/resources/README.md).
+#: configurations, fitted to a 200-cell synthetic bank calibrated to the Allen
+#: metadata, not to recordings (`make shipped-dataset`; its provenance sidecar
+#: `gfr_dataset.provenance.json`; see gfr_keras/resources/README.md).
 SHIPPED_DATASET_PATH = resources.files("gfr_keras") / "resources" / "gfr_dataset.json"
 
 #: Columns of each configuration's DataFrame, in order.
