@@ -182,3 +182,17 @@ def test_the_source_travels_from_the_bank_through_preprocessing_and_fitting(bank
     merged, _, provenance, _ = build_dataset([fit])
     assert provenance["sources"] == [described] and provenance["fits"] == [recorded]
     assert gk.describe_provenance(provenance).startswith(f"1 record (1 cell) {SHIPPED_SENTENCE} (3-cell spiking bank, seed 1, 50 kHz); tiny fit config")
+
+
+def test_summary_of_a_run_says_what_its_dataset_is(records, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    write_published_dataset(records, {r["cell_id"]: "" for r in records}, run / "gfr_dataset.json")
+    assert main(["summary", str(run), "--saved-models", str(tmp_path / "none")]) == 0
+    assert f"{run / 'gfr_dataset.json'}: published dataset, provenance not recorded" in capsys.readouterr().out
+    builder = pv.ProvenanceBuilder()
+    for record in records:
+        builder.add(record, BANK, SETTINGS)
+    gk.write_dataset(records, run / "gfr_dataset.json", provenance=builder.provenance())
+    assert main(["summary", str(run), "--saved-models", str(tmp_path / "none")]) == 0
+    assert f"{run / 'gfr_dataset.json'}: 6 records (6 cells) {SHIPPED_SENTENCE}" in capsys.readouterr().out
