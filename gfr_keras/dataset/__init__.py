@@ -1,6 +1,7 @@
 """The GFR parameter dataset: records, validation, the pandas views, the published
 filters, lookups by cell id (`load_gfr_model`), the explained variance ratio (plain and
-quantised) and the one-table view (`parameter_table`).
+quantised), the one-table view (`parameter_table`) and the provenance sidecar (where the
+cells came from and how they were fitted; `describe_provenance`).
 
 Layering: imports `gfr_keras.neurons` (to validate parameters and build models)
 and the base modules; never `ephys`, `fitting`, `network` or `serving`.
