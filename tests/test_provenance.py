@@ -13,8 +13,6 @@ from gfr_keras.dataset.build import build_dataset
 from published_writer import read_as_published, write_published_dataset
 from training.cli import main
 
-pytestmark = pytest.mark.backend_agnostic
-
 SHIPPED_SENTENCE = "fitted to synthetic cells calibrated to the Allen metadata"
 BANK = pv.synthetic_source("spiking", 7, 25_000, 6, per_line=1)
 SETTINGS = pv.fit_settings(config={"config_name": "test"}, degree=1, C=0.0, backend="tensorflow", date="2026-12-01", version="0.1.0")
