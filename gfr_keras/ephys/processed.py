@@ -20,6 +20,7 @@ import os
 import h5py
 import numpy as np
 
+from gfr_keras.errors import InputError
 from gfr_keras.io_utils import atomic_path
 
 FORMAT_VERSION = 2
@@ -102,7 +103,7 @@ def _source(text, path):
     except (TypeError, ValueError):
         source = None
     if not isinstance(source, dict):
-        raise ValueError(f"{path}: attribute 'source': expected a JSON object, got {_plain(text)!r}")
+        raise InputError(f"{path}: attribute 'source': expected a JSON object, got {_plain(text)!r}", path=path, field="source")
     return source
 
 
