@@ -60,4 +60,5 @@ shipped-dataset: env
 	$(RUN) gfr preprocess --manifest $(SHIP)/cell_bank/manifest.json --out $(SHIP)/processed
 	KERAS_BACKEND=jax $(RUN) gfr fit --processed $(SHIP)/processed --configurations all --config default \
 		--out '$(SHIP)/fits_{bin}_{actv}'
+	@# also writes gfr_keras/resources/gfr_dataset.provenance.json: bank, fit settings, backend, version, date
 	$(RUN) gfr build-dataset --fits $(SHIP)/fits_* --out gfr_keras/resources/gfr_dataset.json

@@ -18,10 +18,10 @@ from gfr_keras._lazy import lazy_attributes, register_keras_classes_with_keras
 
 __getattr__, __dir__, __all__ = lazy_attributes(__name__, {
     "gfr_keras.dataset": (
-        "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "GFRModel",
+        "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "GFRModel", "describe_provenance",
         "explained_variance", "explained_variance_ratio", "load_dataset", "load_gfr_model",
         "lookup_records", "parameter_table", "population_from_records", "quantize_rates",
-        "quantized_explained_variance_ratio", "read_dataset", "validate_record", "write_dataset",
+        "quantized_explained_variance_ratio", "read_dataset", "read_provenance", "validate_record", "write_dataset",
     ),
     "gfr_keras.ephys.processed": ("read_processed_cell", "write_processed_cell"),
     "gfr_keras.fitting.config": ("FitConfig", "load_fit_config"),

@@ -101,3 +101,26 @@ def write_published_dataset(records, cre_lines, path, float_bin_sizes=False):
     records = [{**r, "params": as_float32_lists(r["params"], float_bin_sizes)} for r in records]
     with open(path, "w") as handle:
         json.dump(published_to_json(published_frames(records, cre_lines)), handle)
+
+
+#: The keys of a record and of its parameters that the published code reads.
+PARAM_KEYS = {"a", "b", "ds", "bin_size", "g"}
+G_KEYS = {"max_current", "max_firing_rate", "poly_coeff", "b", "bin_size"}
+
+
+def read_as_published(path):
+    """Read a dataset file as the published code reads `gfr_dataset.json`: `json.load` of a list of
+    records, one DataFrame of `_COLUMNS` per configuration, parameters used as stored.
+
+    Raises AssertionError where the published code would fail: a file that is not a list of
+    records, a record without one of the columns, parameters without the keys it reads.
+    """
+    with open(path) as handle:
+        data = json.load(handle)
+    assert isinstance(data, list), f"{path}: the published code expects a JSON list of records"
+    rows = {}
+    for record in data:
+        assert set(_COLUMNS) <= set(record), f"{path}: record without {set(_COLUMNS) - set(record)}"
+        assert PARAM_KEYS <= set(record["params"]) and G_KEYS <= set(record["params"]["g"])
+        rows.setdefault((int(record["bin_size"]), int(record["actv_bin_size"])), []).append(record)
+    return {key: pd.DataFrame(records, columns=_COLUMNS) for key, records in rows.items()}

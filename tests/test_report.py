@@ -1,7 +1,7 @@
 """`gfr report`: the static dataset explorer, checked in headless Chromium from file://.
 
 The fixture is six shipped cells with rewritten cre lines and EVRs (so filters
-have a known answer) and a processed folder holding two of them (the others
+have a known answer; cell 0 keeps no cre line, as human cells have none) and a processed folder holding two of them (the others
 must say "no recordings given"). The browser is Debian's `chromium` driven by
 Playwright, with every non-file:// request aborted.
 """
@@ -30,7 +30,8 @@ def _gfr(argv):
 
 
 def _fixture_records():
-    """Six shipped cells; cre line by half, EVRs from (cell, configuration) index, cell 0 fails the filters."""
+    """Six shipped cells; cre line by half (cell 0 none, a human cell's null), EVRs from (cell, configuration)
+    index, cell 0 fails the filters."""
     records = gk.read_dataset(gk.SHIPPED_DATASET_PATH)
     cell_ids = sorted({r["cell_id"] for r in records})[:N_CELLS]
     out = []
@@ -40,7 +41,7 @@ def _fixture_records():
         record = copy.deepcopy(record)
         i = cell_ids.index(record["cell_id"])
         k = gk.CONFIGURATIONS.index((record["bin_size"], record["actv_bin_size"]))
-        record["cre-line"] = CRE_LINES[i * 2 // N_CELLS]
+        record["cre-line"] = None if i == 0 else CRE_LINES[i * 2 // N_CELLS]
         record["test_evr"] = round(0.3 + 0.1 * i + 0.01 * k, 4)
         record["val_evr"] = round(0.45 + 0.1 * i, 4)
         out.append(record)
@@ -191,6 +192,7 @@ def test_cell_pages_show_the_cell_and_its_recordings(fixture, page):
     page.goto((fixture["site"] / "cells" / f"{missing_id}.html").as_uri())
     _check_cell_page(page, fixture, missing_id)
     assert page.text_content("#recordings") == "no recordings given"
+    assert "cre line(none)" in page.text_content("dl.meta")  # cell 0 has no cre line
     assert page.locator("text=Noise 2: no recordings given").count() == len([r for r in fixture["records"] if r["cell_id"] == missing_id])
 
 

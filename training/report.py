@@ -17,5 +17,6 @@ def run(args):
         f"({summary['with_recordings']} cells with recordings) in {summary['seconds']:.1f} s"
         + (f"; {summary['fits_skipped']} failed fits without parameters left out" if summary["fits_skipped"] else "")
     )
+    print(f"dataset: {summary['provenance']}")
     print(summary["index"])
     return 0

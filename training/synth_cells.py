@@ -90,6 +90,9 @@ def _done(args, row):
 def run(args):
     import importlib
 
+    from gfr_keras.dataset.provenance import synthetic_source
+    from gfr_keras.ephys.synthetic import write_bank_description
+
     if args.n < 1:
         raise ValueError(f"--n: expected a positive number of cells, got {args.n}")
     if getattr(args, "format", "nwb1") != "nwb1" and args.model != "spiking":
@@ -103,6 +106,7 @@ def run(args):
     chosen = module.choose_cells(module.load_allen_metadata(), args.n, args.seed, per_line=args.per_line)
     rows = [row.to_dict() for _, row in chosen.iterrows()]
     manifest = module.write_cache_index(args.out, rows)
+    write_bank_description(args.out, synthetic_source(args.model, args.seed, rate, len(rows), args.per_line))
     todo = [row for row in rows if not _done(args, row)]
     started = time.perf_counter()
     _simulate(args, todo, rate)

@@ -140,12 +140,25 @@ def run(args):
         "default_neuron_options": _default_neuron_settings(args),
         "variant": args.variant,
         "neurons_from": args.neurons_from,
+        "dataset": _dataset_settings(args),
     }
     with strategy.scope():
         model = _build(args, configuration, data["train"][0].shape[1:])
     result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
     print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
     return 0
+
+
+def _dataset_settings(args):
+    """Biological neurons: which dataset they come from and what it is (its provenance); else None."""
+    import os
+
+    from gfr_keras.dataset import SHIPPED_DATASET_PATH, describe_provenance, read_provenance
+
+    if args.baseline or args.neurons != "biological" or args.neurons_from:
+        return None
+    path = args.dataset or os.fspath(SHIPPED_DATASET_PATH)
+    return {"path": path, "provenance": describe_provenance(read_provenance(path))}
 
 
 def _default_neuron_settings(args):

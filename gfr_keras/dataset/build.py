@@ -70,3 +70,55 @@ def format_table(table):
         medians = [f"{np.median(v):.3f}" if v else "-" for v in (row["all_test_evr"], row["test_evr"])]
         lines.append(f"{bin_size} | {actv} | {row['fitted']} | {row['ok']} | {row['kept']} | {medians[0]} | {medians[1]}")
     return "\n".join(lines)
+
+
+def _record_key(record):
+    return (int(record["cell_id"]), int(record["bin_size"]), int(record["actv_bin_size"]))
+
+
+def fit_provenance(fit):
+    """`(source, fit settings)` a fit file records (`gfr fit` writes them under `provenance`).
+
+    Fit files written before sources were recorded give the `unknown` source and
+    the settings they do hold (config name, degree, C); a file that records more
+    (a fit folder's settings, say) adds nothing here unless it is under `provenance`.
+    """
+    from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings
+
+    recorded = fit.get("provenance") if isinstance(fit.get("provenance"), dict) else {}
+    source = recorded.get("source") or dict(UNKNOWN_SOURCE)
+    settings = recorded.get("fit") or fit_settings(config=fit.get("config"), degree=fit.get("degree"), C=fit.get("C"))
+    return source, settings
+
+
+def build_dataset(fits, merge_with=None):
+    """Dataset records and their provenance from fits, optionally merged over an existing dataset file.
+
+    Args:
+        fits: fit dicts (`read_fits`).
+        merge_with: path of a dataset file (ours, or the published one): its records
+            are kept, except where a fit that passes the filters has the same cell
+            and configuration (the fit replaces it). Its sidecar's provenance is kept;
+            without one its records are attributed to the file ("provenance not recorded").
+
+    Returns:
+        `(records, table, provenance, replaced)`: `table` as `build_records` gives it
+        (counts of the fits alone), `replaced` the number of existing records replaced.
+    """
+    from gfr_keras.dataset.provenance import ProvenanceBuilder, read_provenance
+    from gfr_keras.dataset.records import read_dataset
+
+    records, table = build_records(fits)
+    builder = ProvenanceBuilder()
+    existing, replaced = [], 0
+    if merge_with is not None:
+        existing = read_dataset(merge_with)
+        builder.add_dataset(existing, read_provenance(merge_with), merge_with)
+        new_keys = {_record_key(r) for r in records}
+        kept = [r for r in existing if _record_key(r) not in new_keys]
+        replaced, existing = len(existing) - len(kept), kept
+    fit_by_key = {_record_key(fit): fit for fit in fits}
+    for record in records:
+        builder.add(record, *fit_provenance(fit_by_key[_record_key(record)]))
+    merged = sorted(existing + records, key=lambda r: (r["bin_size"], r["actv_bin_size"], r["cell_id"]))
+    return merged, table, builder.provenance(), replaced

@@ -5,6 +5,7 @@ import os
 
 import pandas as pd
 
+from gfr_keras.dataset.provenance import read_provenance
 from gfr_keras.dataset.records import _METRICS, COLUMNS, _validate_records, read_dataset
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 
@@ -33,10 +34,15 @@ def load_dataset(dataset):
     Returns:
         dict keyed by `(bin_size, actv_bin_size)` over the six published
         configurations (an empty DataFrame where the file has none), each a
-        DataFrame with columns `COLUMNS` (`params` holds the spec dict).
+        DataFrame with columns `COLUMNS` (`params` holds the spec dict) and
+        `attrs["provenance"]`: the file's provenance sidecar as a dict
+        (docs/dataset_format.md), or None for a file without one (the published
+        dataset) or a list of records; `describe_provenance` says it in a sentence.
     """
+    provenance = None
     if isinstance(dataset, (str, os.PathLike)):
         records = read_dataset(dataset)
+        provenance = read_provenance(dataset)
     else:
         records = list(dataset)
         _validate_records(records, "records")
@@ -44,12 +50,15 @@ def load_dataset(dataset):
     frame = frame.astype({"cell_id": "int64", "bin_size": "int64", "actv_bin_size": "int64"})
     for key in _METRICS:
         frame[key] = pd.to_numeric(frame[key], errors="coerce").astype("float64")
-    return {
+    frames = {
         configuration: frame[
             (frame["bin_size"] == configuration[0]) & (frame["actv_bin_size"] == configuration[1])
         ].reset_index(drop=True)
         for configuration in CONFIGURATIONS
     }
+    for configuration_frame in frames.values():
+        configuration_frame.attrs["provenance"] = provenance
+    return frames
 
 
 def as_frames(dataset):

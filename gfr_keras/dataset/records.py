@@ -1,5 +1,9 @@
 """The GFR parameter dataset file (spec section 4): JSON records, validated on read and write.
 
+Its provenance (where the cells came from, how they were fitted) is a sidecar beside it,
+`<name>.provenance.json` (gfr_keras.dataset.provenance, docs/dataset_format.md), so the
+file stays the published list of records.
+
 The file is a JSON list of records::
 
     {"cell_id": 566517779, "cre-line": "Sst-IRES-Cre", "bin_size": 10,
@@ -21,8 +25,9 @@ from gfr_keras.neurons.timescales import CONFIGURATIONS
 REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "resources" / "reference_neurons.json"
 
 #: The dataset shipped with the package: the full default protocol, all six
-#: configurations, on a 50-cell synthetic bank (`make shipped-dataset`; see
-#: gfr_keras/resources/README.md).
+#: configurations, fitted to a 200-cell synthetic bank calibrated to the Allen
+#: metadata, not to recordings (`make shipped-dataset`; its provenance sidecar
+#: `gfr_dataset.provenance.json`; see gfr_keras/resources/README.md).
 SHIPPED_DATASET_PATH = resources.files("gfr_keras") / "resources" / "gfr_dataset.json"
 
 #: Columns of each configuration's DataFrame, in order.
@@ -124,18 +129,31 @@ def read_dataset(path):
     return records
 
 
-def write_dataset(records, path):
-    """Validate `records` and write them as a dataset JSON file, atomically.
+def write_dataset(records, path, provenance=None):
+    """Validate `records` and write them as a dataset JSON file, atomically, with its provenance.
 
     Args:
         records: list of record dicts, or a `load_dataset` dict of DataFrames.
         path: destination; an existing file is replaced only once the new one is
             completely written.
+        provenance: where the records came from (`gfr_keras.dataset.provenance`),
+            written beside the file as `<name>.provenance.json`; default: the
+            DataFrames' `attrs["provenance"]` when `records` is a `load_dataset`
+            dict. Without one, a sidecar left at `path` by an earlier file is
+            removed (it would describe other records).
     """
+    from gfr_keras.dataset import provenance as sidecar
+
     if isinstance(records, dict):
         from gfr_keras.dataset.frames import records_from_frames
 
+        if provenance is None:
+            provenance = next((frame.attrs.get("provenance") for frame in records.values()), None)
         records = records_from_frames(records)
     records = [dict(record) for record in records]
     _validate_records(records, os.fspath(path))
     write_json_atomic(records, path)
+    if provenance is None or provenance.get("matches_file") is False:
+        sidecar.remove_provenance(path)
+    else:
+        sidecar.write_provenance(provenance, path, records)

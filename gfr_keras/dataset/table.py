@@ -69,7 +69,8 @@ def parameter_table(dataset, species=True):
         species: look species up in the shipped Allen metadata.
 
     Returns:
-        pandas DataFrame, rows in configuration order then file order.
+        pandas DataFrame, rows in configuration order then file order;
+        `attrs["provenance"]` as `load_dataset` gives it (None when not recorded).
     """
     frames = as_frames(dataset)
     lookup = _species_by_cell() if species else {}
@@ -84,4 +85,6 @@ def parameter_table(dataset, species=True):
         + [f"poly_coeff_{k}" for k in range(n_coeff)]
     )
     table = pd.DataFrame(rows, columns=columns)
-    return table.astype({"bin_size_ms": "int64", "activation_bin_size_ms": "int64", "cell_id": "int64"})
+    table = table.astype({"bin_size_ms": "int64", "activation_bin_size_ms": "int64", "cell_id": "int64"})
+    table.attrs["provenance"] = next((frame.attrs.get("provenance") for frame in frames.values()), None)
+    return table

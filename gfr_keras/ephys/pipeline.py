@@ -12,8 +12,10 @@ import time
 from tqdm import tqdm
 
 from gfr_keras.ephys.allen import CellProcessingError, list_cells, open_cache, process_cell
+from gfr_keras.dataset.provenance import allen_source
 from gfr_keras.ephys.processed import write_processed_cell
-from gfr_keras.io_utils import FailureLog, remove_stale_temp_files, write_csv_atomic
+from gfr_keras.ephys.synthetic import BANK_DESCRIPTION
+from gfr_keras.io_utils import FailureLog, read_json, remove_stale_temp_files, write_csv_atomic
 
 
 def read_cell_ids(path):
@@ -47,6 +49,15 @@ def open_manifest(manifest_path, download=False):
     return open_cache(manifest_path)
 
 
+def cache_source(manifest_path, download=False):
+    """Where a cache's cells come from: the bank description `gfr synth-cells` writes beside the
+    manifest (`bank.json`), else Allen Cell Types recordings read through allensdk."""
+    bank = os.path.join(os.path.dirname(os.path.abspath(manifest_path)), BANK_DESCRIPTION)
+    if os.path.exists(bank):
+        return read_json(bank)
+    return allen_source(manifest_path, downloaded=download)
+
+
 def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore"):
     """Process and write one cell: None, or the reason it failed (one bad cell must not stop the run)."""
     try:
@@ -54,6 +65,7 @@ def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweep
             cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps,
             unused_sweeps=unused_sweeps,
         )
+        cell["source"] = info.get("source")
         if on_cell is not None:
             on_cell(cell)
         write_processed_cell(cell, target)
@@ -112,9 +124,11 @@ def preprocess_cells(
 
     Returns:
         dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
+        Each file records the cache's source (`cache_source`) in its `source` attribute.
     """
     cache = open_manifest(manifest_path, download)
     cells = list_cells(cache)
+    source = cache_source(manifest_path, download)
     os.makedirs(out_dir, exist_ok=True)
     remove_stale_temp_files(out_dir)
     if cell_ids is None:
@@ -129,7 +143,7 @@ def preprocess_cells(
         if os.path.exists(target):
             summary["skipped"].append(cell_id)
         else:
-            info = cells.get(cell_id, {"species": "", "cre_line": ""})
+            info = {**cells.get(cell_id, {"species": "", "cre_line": ""}), "source": source}
             jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps))
     progress = tqdm(total=len(cell_ids), initial=len(summary["skipped"]), desc="preprocess", unit="cell")
     for cell_id, reason in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone

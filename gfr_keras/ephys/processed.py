@@ -3,7 +3,7 @@
 One file per cell, `PROCESSED_DIR/<cell_id>.h5`::
 
     /                      attrs: cell_id, max_firing_rate_per_ms, sampling_rate_hz,
-                                  species, cre_line, format_version
+                                  species, cre_line, format_version, source (optional)
     /sweeps/<sweep_number>/  attrs: stimulus_name, sampling_rate_hz (format 2)
         current_pa_<B>ms     float64 [bins]   mean current in each bin (pA)
         rate_per_ms_<B>ms    float64 [bins]   spikes in the bin / B (1/ms)
@@ -14,11 +14,13 @@ sampling rates (each is binned at its own); format 1 files, written before
 sweeps stored theirs, read with every sweep at the root `sampling_rate_hz`.
 """
 
+import json
 import os
 
 import h5py
 import numpy as np
 
+from gfr_keras.errors import InputError
 from gfr_keras.io_utils import atomic_path
 
 FORMAT_VERSION = 2
@@ -30,7 +32,9 @@ def write_processed_cell(cell, path):
 
     Args:
         cell: dict with the root attributes (`cell_id`, `max_firing_rate_per_ms`,
-            `sampling_rate_hz`, `species`, `cre_line`) and `sweeps`: a dict
+            `sampling_rate_hz`, `species`, `cre_line`), optionally `source` (where
+            the recordings came from, a JSON-ready dict: docs/dataset_format.md),
+            and `sweeps`: a dict
             `{sweep_number: {"stimulus_name": str, "current_pa": {B: array},
             "rate_per_ms": {B: array}}}`; a sweep's optional `sampling_rate_hz`
             (default: the root's) is written as its attribute.
@@ -41,6 +45,8 @@ def write_processed_cell(cell, path):
             for key in _ROOT_ATTRS:
                 handle.attrs[key] = cell[key]
             handle.attrs["format_version"] = FORMAT_VERSION
+            if cell.get("source") is not None:
+                handle.attrs["source"] = json.dumps(cell["source"], sort_keys=True)
             sweeps = handle.create_group("sweeps")
             for sweep_number in sorted(cell["sweeps"]):
                 sweep = cell["sweeps"][sweep_number]
@@ -56,6 +62,8 @@ def write_processed_cell(cell, path):
 def read_processed_cell(path):
     """Read a processed cell file into the dict `write_processed_cell` takes.
 
+    `source` is None for a file written without one (before sources were recorded).
+
     Raises:
         ValueError naming the file and what is missing if it is not in this format.
     """
@@ -69,6 +77,7 @@ def read_processed_cell(path):
         if missing or "sweeps" not in handle:
             raise ValueError(f"{path}: not a processed cell file (missing {missing or ['/sweeps']})")
         cell = {key: _plain(handle.attrs[key]) for key in _ROOT_ATTRS}
+        cell["source"] = _source(handle.attrs.get("source"), path)
         cell["sweeps"] = {}
         for name, group in handle["sweeps"].items():
             sweep = {
@@ -84,6 +93,18 @@ def read_processed_cell(path):
                 sweep[kind][bin_size] = dataset[()]
             cell["sweeps"][int(name)] = sweep
     return cell
+
+
+def _source(text, path):
+    if text is None:
+        return None
+    try:
+        source = json.loads(_plain(text))
+    except (TypeError, ValueError):
+        source = None
+    if not isinstance(source, dict):
+        raise InputError(f"{path}: attribute 'source': expected a JSON object, got {_plain(text)!r}", path=path, field="source")
+    return source
 
 
 def _plain(value):

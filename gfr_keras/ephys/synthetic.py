@@ -248,6 +248,18 @@ def write_cell(cache_dir, row, sampling_rate_hz=10_000, seed=0):
     return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "glif": config}
 
 
+#: The bank description `gfr synth-cells` writes beside the manifest: the provenance
+#: source (`gfr_keras.dataset.provenance.synthetic_source`) that `gfr preprocess` records.
+BANK_DESCRIPTION = "bank.json"
+
+
+def write_bank_description(cache_dir, source):
+    """`cache_dir/bank.json`: what the bank is (model, seed, sampling rate, ...), for provenance."""
+    path = os.path.join(cache_dir, BANK_DESCRIPTION)
+    write_json_atomic(source, path, indent=1)
+    return path
+
+
 def write_cache_index(cache_dir, rows):
     """`manifest.json` (allensdk's own layout) and `cells.json` (the real cells' records)."""
     from allensdk.core.cell_types_cache import CellTypesCache

@@ -20,6 +20,7 @@ import time
 from tqdm import tqdm
 
 from gfr_keras.dataset.fits import is_ok
+from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings, package_version, today
 from gfr_keras.ephys.processed import read_processed_cell
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
@@ -80,8 +81,17 @@ def improves(new, old):
     return old_evr is None or not math.isfinite(old_evr) or new["val_evr"] > old_evr
 
 
-def _write_fit(cell, result, out_dir, settings):
-    """`out_dir/<cell_id>.json`, atomically: the cell, its configuration and the fit result."""
+def _fit_provenance(config, degree, C):
+    """How this run fits (config values, degree, C, Keras backend, version, date), for every fit file."""
+    import keras
+
+    return fit_settings(config=config.to_dict(), degree=degree, C=C, backend=keras.backend.backend(),
+                        date=today(), version=package_version())
+
+
+def _write_fit(cell, result, out_dir, settings, fit_provenance=None):
+    """`out_dir/<cell_id>.json`, atomically: the cell, its configuration, the fit result and its
+    provenance (the processed file's source, how it was fitted; docs/dataset_format.md)."""
     bin_size_ms, activation_bin_size_ms, degree, C, config_name = settings
     record = {
         "cell_id": cell["cell_id"],
@@ -93,6 +103,7 @@ def _write_fit(cell, result, out_dir, settings):
         "C": C,
         "config": config_name,
         **result,
+        "provenance": {"source": cell.get("source") or dict(UNKNOWN_SOURCE), "fit": fit_provenance},
     }
     write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
 
@@ -130,6 +141,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     started = time.perf_counter()
     progress = tqdm(total=len(todo), desc="fit", unit="cell")
     statuses, kept = {}, []
+    provenance = _fit_provenance(config, degree, C)
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
         cells = _read_chunk(chunk, failures, read_cell)
@@ -140,7 +152,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
                 kept.append(cell["cell_id"])
                 statuses[cell["cell_id"]] = old
                 continue
-            _write_fit(cell, result, out_dir, (bin_size_ms, activation_bin_size_ms, degree, C, config.config_name))
+            _write_fit(cell, result, out_dir, (bin_size_ms, activation_bin_size_ms, degree, C, config.config_name), provenance)
             failures.clear(cell["cell_id"])
             statuses[cell["cell_id"]] = result
         progress.update(len(chunk))

@@ -28,7 +28,7 @@ def collect_cells(dataset_path, fits_dirs=(), processed_dirs=()):
     cells = {}
     for record in records:
         cell = _cell(cells, record["cell_id"])
-        cell["cre_line"] = cell["cre_line"] or record["cre-line"]
+        cell["cre_line"] = cell["cre_line"] or cre_line_text(record["cre-line"])
         # Dataset records carry no fit status: being in the dataset means the fit succeeded.
         cell["configs"][_configuration(record)] = {
             "record": record,
@@ -39,6 +39,11 @@ def collect_cells(dataset_path, fits_dirs=(), processed_dirs=()):
     _attach_processed(cells, processed_dirs)
     _fill_species(cells)
     return dict(sorted(cells.items())), {"n_records": len(records), "fits_skipped": skipped}
+
+
+def cre_line_text(value):
+    """A record's cre line as text: "" for none (human cells: null, or NaN in the published file)."""
+    return value if isinstance(value, str) else ""
 
 
 def _cell(cells, cell_id):
@@ -61,7 +66,7 @@ def _add_fits(cells, fits_dirs, passes_filters):
     for fit in read_fits(list(fits_dirs)):
         cell = _cell(cells, fit["cell_id"])
         cell["species"] = cell["species"] or (fit.get("species") or "")
-        cell["cre_line"] = cell["cre_line"] or (fit.get("cre_line") or "")
+        cell["cre_line"] = cell["cre_line"] or cre_line_text(fit.get("cre_line"))
         configuration = (int(fit["bin_size"]), int(fit["actv_bin_size"]))
         if configuration in cell["configs"]:
             continue  # the dataset's record wins
@@ -110,8 +115,11 @@ def _rounded(value, digits=4):
     return None if value is None or value != value else round(float(value), digits)
 
 
-def index_payload(cells, configurations, dataset_name):
-    """The index's data: columns of cell metadata, then per configuration EVRs, filters, params."""
+def index_payload(cells, configurations, dataset_name, provenance=""):
+    """The index's data: columns of cell metadata, then per configuration EVRs, filters, params.
+
+    `provenance` is the sentence saying what the dataset is (`describe_provenance`).
+    """
     cells = list(cells.values())
     min_val_evr, max_train_loss = MIN_VAL_EVR, MAX_TRAIN_LOSS
     species = sorted({cell["species"] for cell in cells})
@@ -136,6 +144,7 @@ def index_payload(cells, configurations, dataset_name):
         })
     return {
         "dataset": dataset_name,
+        "provenance": provenance,
         "filters": {"min_val_evr": min_val_evr, "max_train_loss": max_train_loss},
         "species_names": species,
         "cre_line_names": cre_lines,

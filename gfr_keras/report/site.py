@@ -40,7 +40,8 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
         fits: `gfr fit` folders; they add species and the fits the filters left out.
 
     Returns:
-        dict: `index` (path of index.html), `cells`, `records`, `with_recordings`, `seconds`.
+        dict: `index` (path of index.html), `cells`, `records`, `with_recordings`, `seconds`,
+        `provenance` (the sentence the header and every cell page show: what the dataset is).
 
     Raises:
         gk.DatasetError naming the record and field of a malformed record;
@@ -51,8 +52,9 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
     cells, info = collect_cells(dataset, fits, processed)
     out = os.path.abspath(os.fspath(out))
     _check_replaceable(out)
-    pages = _cell_payloads(cells, configurations, dataset)
-    index = index_payload(cells, configurations, os.path.basename(dataset))
+    provenance = gk.describe_provenance(gk.read_provenance(dataset))
+    pages = _cell_payloads(cells, configurations, dataset, provenance)
+    index = index_payload(cells, configurations, os.path.basename(dataset), provenance)
     with _atomic_folder(out) as tmp:
         _write_site(tmp, index, pages)
     return {
@@ -61,6 +63,7 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
         "records": sum(len(cell["configs"]) for cell in cells.values()),
         "with_recordings": sum(cell["processed_path"] is not None for cell in cells.values()),
         "fits_skipped": info["fits_skipped"],
+        "provenance": provenance,
         "seconds": time.perf_counter() - started,
     }
 
@@ -77,7 +80,7 @@ def _snippet_path(dataset):
     return repr(os.path.abspath(dataset))
 
 
-def _cell_payloads(cells, configurations, dataset):
+def _cell_payloads(cells, configurations, dataset, provenance=""):
     """Each cell's page data; the model computations run one configuration at a time."""
     processed = {
         cell_id: gk.read_processed_cell(cell["processed_path"])
@@ -93,6 +96,7 @@ def _cell_payloads(cells, configurations, dataset):
             "cre_line": cell["cre_line"],
             "allen_url": ALLEN_CELL_URL.format(cell_id=cell_id),
             "dataset": os.path.basename(dataset),
+            "provenance": provenance,
             "dataset_snippet": _snippet_path(dataset),
             "has_recordings": cell_id in processed,
             "processed_file": os.path.basename(cell["processed_path"] or ""),

@@ -215,11 +215,13 @@ def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_nam
     (`loaded.simulate(x)`) also take float64, float16 and integers.
 
     The dataset JSON is copied to `<version>/assets/gfr_dataset.json` and to
-    `base_dir/gfr_dataset.json` (the current one).
+    `base_dir/gfr_dataset.json` (the current one), each with its provenance sidecar
+    (`gfr_dataset.provenance.json`) when it has one; the manifest says what it is.
     """
     import keras
 
     from gfr_keras.dataset.lookup import population_from_records
+    from gfr_keras.dataset.provenance import describe_provenance, read_provenance, sidecar_path
 
     records = list(records)
     layer = population_from_records(records, return_sequences=True, return_state=True, name="gfr")
@@ -232,10 +234,16 @@ def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_nam
         "cell_ids": [int(r["cell_id"]) for r in records],
         "configurations": sorted({(int(r["bin_size"]), int(r["actv_bin_size"])) for r in records}),
         "n_traces": layer.n_traces,
-        "dataset": {"path": os.path.basename(os.fspath(dataset_path)), "sha256": _sha256(dataset_path)},
+        "dataset": {"path": os.path.basename(os.fspath(dataset_path)), "sha256": _sha256(dataset_path),
+                    "provenance": describe_provenance(read_provenance(dataset_path))},
         "signatures": _describe(signatures),
     }
-    version_dir = _write(archive, base_dir, model_name, manifest, assets=[(dataset_path, "gfr_dataset.json")])
-    with atomic_path(os.path.join(base_dir, "gfr_dataset.json")) as tmp:
-        shutil.copyfile(dataset_path, tmp)
+    sidecar, copied_sidecar = sidecar_path(dataset_path), os.path.join(base_dir, "gfr_dataset.provenance.json")
+    files = [(dataset_path, "gfr_dataset.json")] + ([(sidecar, "gfr_dataset.provenance.json")] if os.path.exists(sidecar) else [])
+    version_dir = _write(archive, base_dir, model_name, manifest, assets=files)
+    for source, name in files:
+        with atomic_path(os.path.join(base_dir, name)) as tmp:
+            shutil.copyfile(source, tmp)
+    if len(files) == 1 and os.path.exists(copied_sidecar):
+        os.remove(copied_sidecar)  # an earlier dataset's: it no longer describes base_dir/gfr_dataset.json
     return version_dir

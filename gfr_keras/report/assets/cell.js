@@ -22,7 +22,7 @@
   function metadata() {
     document.title = "GFR cell " + D.cell_id;
     var dl = node("dl", { class: "meta" }, root);
-    [["species", D.species], ["cre line", D.cre_line || "(none)"], ["dataset", D.dataset],
+    [["species", D.species], ["cre line", D.cre_line || "(none)"], ["dataset", D.dataset], ["what the dataset is", D.provenance],
      ["configurations", D.configurations.map(function (c) { return "(" + c.bin_size + ", " + c.actv_bin_size + ") ms"; }).join(", ")]]
       .forEach(function (item) { node("dt", {}, dl, item[0]); node("dd", {}, dl, item[1]); });
     node("dt", {}, dl, "Allen Cell Types");

@@ -183,6 +183,7 @@
   function init() {
     document.title = "GFR dataset explorer: " + D.dataset;
     $("dataset").textContent = D.dataset;
+    $("provenance").textContent = "What it is: " + D.provenance;
     $("filters-text").textContent = "val EVR > " + D.filters.min_val_evr + " and train loss < " + D.filters.max_train_loss;
     options($("species"), D.species_names, "all species");
     options($("cre"), D.cre_line_names, "all cre lines");
