@@ -22,8 +22,8 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "explained_variance", "explained_variance_ratio", "quantize_rates", "quantized_explained_variance_ratio",
         ),
         "records": (
-            "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "read_dataset",
-            "validate_record", "write_dataset",
+            "COLUMNS", "METRICS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "read_dataset",
+            "records_from_frames", "validate_record", "validate_records", "write_dataset",
         ),
         "table": ("parameter_table",),
     },

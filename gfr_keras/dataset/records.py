@@ -37,7 +37,8 @@ COLUMNS = [
     "test_loss",
     "params",
 ]
-_METRICS = ("val_evr", "test_evr", "train_loss", "test_loss")
+#: The metric fields of a record (a number, or null where the fit produced none).
+METRICS = ("val_evr", "test_evr", "train_loss", "test_loss")
 
 
 class DatasetError(ParameterError):
@@ -70,7 +71,7 @@ def validate_record(record, context="record"):
             f"{context}: fields 'bin_size'/'actv_bin_size': expected one of the configurations "
             f"{[list(c) for c in CONFIGURATIONS]}, got {list(configuration)}"
         )
-    for key in _METRICS:
+    for key in METRICS:
         value = record[key]
         if value is None:
             continue
@@ -93,7 +94,11 @@ def validate_record(record, context="record"):
         )
 
 
-def _validate_records(records, source):
+def validate_records(records, source):
+    """Check a list of records: each with `validate_record`, and no two for one cell and configuration.
+
+    `source` (a path, or a word such as "records") starts every message.
+    """
     if not isinstance(records, list):
         raise DatasetError(f"{source}: expected a JSON list of records, got {type(records).__name__}")
     seen = {}
@@ -108,6 +113,21 @@ def _validate_records(records, source):
         seen[key] = index
 
 
+def records_from_frames(frames):
+    """The records of a `load_dataset` dict (DataFrames with columns `COLUMNS`), as plain JSON-ready dicts."""
+    records = []
+    for frame in frames.values():
+        for row in frame[COLUMNS].to_dict(orient="records"):
+            row["cell_id"] = int(row["cell_id"])
+            row["bin_size"] = int(row["bin_size"])
+            row["actv_bin_size"] = int(row["actv_bin_size"])
+            for key in METRICS:
+                value = row[key]
+                row[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            records.append(row)
+    return records
+
+
 def read_dataset(path):
     """Read and validate a dataset JSON file.
 
@@ -120,7 +140,7 @@ def read_dataset(path):
     """
     path = os.fspath(path)
     records = read_json(path, DatasetError)
-    _validate_records(records, path)
+    validate_records(records, path)
     return records
 
 
@@ -133,9 +153,7 @@ def write_dataset(records, path):
             completely written.
     """
     if isinstance(records, dict):
-        from gfr_keras.dataset.frames import records_from_frames
-
         records = records_from_frames(records)
     records = [dict(record) for record in records]
-    _validate_records(records, os.fspath(path))
+    validate_records(records, os.fspath(path))
     write_json_atomic(records, path)
