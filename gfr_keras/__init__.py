@@ -9,7 +9,7 @@ The package is layered; each subpackage imports only those above it in this list
     fitting/    neurons fitted to processed cells: fit data, config, optimizer, trainer
     network/    L-MNIST networks of GFR neurons, MNIST data, Keras baselines, training
     serving/    SavedModels for TF Serving and client helpers
-    plots       figures the commands draw and the notebooks reuse
+    plots       figures the `gfr` commands draw
 """
 
 # Public names, imported on first use (gfr_keras._keras_registration says why): `import gfr_keras`

@@ -21,7 +21,7 @@ from gfr_keras.neurons.timescales import CONFIGURATIONS
 REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "resources" / "reference_neurons.json"
 
 #: The dataset shipped with the package: the full default protocol, all six
-#: configurations, on a 50-cell synthetic bank (`make shipped-dataset`; see
+#: configurations, on a 200-cell synthetic bank (`make shipped-dataset`; see
 #: gfr_keras/resources/README.md).
 SHIPPED_DATASET_PATH = resources.files("gfr_keras") / "resources" / "gfr_dataset.json"
 

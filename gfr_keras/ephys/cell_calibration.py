@@ -43,7 +43,8 @@ FEATURE_COLUMNS = {
 V_PEAK_MV = 25.0
 UPSTROKE_MV_PER_MS = 350.0  # raw maximum dV/dt of the rise (not in the metadata table)
 STEP_OFFSETS_PA = tuple(range(-20, 141, 20))  # suprathreshold Long Squares, relative to rheobase
-HERO_OFFSET_PA = 40.0
+# allensdk's hero sweep: the first from rheobase + 39 to rheobase + 61 pA (exclusive); the +40 pA step here.
+HERO_WINDOW_PA = (39.0, 61.0)
 THETA_MAX_MV = -35.0
 # Absolute refractory period from a spike's onset (its shape included): fast-spiking
 # cells reach 300-400 Hz at the strongest Allen steps, none above 500 Hz. 2.1 ms, not
@@ -123,7 +124,7 @@ def spike_train_features(spike_samples, amplitudes_pa, rheobase_pa, dt_ms, windo
         times = np.asarray(samples) * dt_ms
         times = times[(times >= window[0]) & (times <= window[1])]
         rates.append(len(times) / ((window[1] - window[0]) * 1e-3))
-        if hero is None and rheobase_pa + 39 < amplitude < rheobase_pa + 61 and len(times):
+        if hero is None and rheobase_pa + HERO_WINDOW_PA[0] < amplitude < rheobase_pa + HERO_WINDOW_PA[1] and len(times):
             hero = times
         latency = times[0] - window[0] if len(times) else np.inf
     rates, amps = np.asarray(rates), np.asarray(amplitudes_pa)

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, pink_noise, protocol  # noqa: F401 (pink_noise: notebook 01)
+from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, protocol
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, KNOBS, calibrate, cell_features, model_parameters
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.nwb import write_nwb
