@@ -162,13 +162,15 @@ def _local_grid(knobs):
     return [(g, a, f, s) for g in gaps for a in g_ahps for f in fasts for s in slows]
 
 
-def _search(features_list, grids, dt_ms):
+def _search(features_list, grids, dt_ms, parameter_overrides=None):
     """Simulate every cell's candidate knobs; the best `(cost, knobs, measured)` per cell."""
     params, currents, steps = [], [], {}
     for features, grid in zip(features_list, grids):
         amplitudes = [features["rheobase_pa"] + offset for offset in STEP_OFFSETS_PA[1:]]
         for knobs in grid:
             p = model_parameters(features, *knobs)
+            if parameter_overrides is not None:
+                p = parameter_overrides(p)
             p["noise_sd_pa"] = 0.0
             for amplitude in amplitudes:
                 params.append(p)
@@ -193,17 +195,19 @@ def _search(features_list, grids, dt_ms):
 KNOBS = ("gap_mv", "g_ahp_rel", "d_fast_mv", "d_slow_mv")
 
 
-def calibrate(features_list, dt_ms=0.1):
+def calibrate(features_list, dt_ms=0.1, parameter_overrides=None):
     """Knobs `KNOBS` for each cell, all cells simulated at once.
 
     Each candidate is run on the cell's suprathreshold 1 s steps (no noise):
     first a coarse grid, then a finer one around the best; the candidate whose
     spike trains best match the f-I slope, hero rate, adaptation and latency wins.
     Returns a list of dicts (knobs and the slope, rate, adaptation and latency reached).
+    `parameter_overrides` (optional, `params dict -> params dict`) changes every
+    candidate model before it is simulated: a variant of the model, calibrated.
     """
     coarse = [(g, a, f, s) for g in _GAPS_MV for a in _G_AHP_REL for f in _D_FAST_MV for s in _D_SLOW_MV]
-    first = _search(features_list, [coarse] * len(features_list), dt_ms)
-    second = _search(features_list, [_local_grid(b[1]) for b in first], dt_ms)
+    first = _search(features_list, [coarse] * len(features_list), dt_ms, parameter_overrides)
+    second = _search(features_list, [_local_grid(b[1]) for b in first], dt_ms, parameter_overrides)
     results = []
     for one, two in zip(first, second):
         cost, knobs, measured = min(one, two, key=lambda b: b[0])
