@@ -36,8 +36,8 @@ import numpy as np
 from gfr_keras.dataset.filters import passes_filters
 from gfr_keras.dataset.metrics import explained_variance_ratio
 from gfr_keras.ephys import cell_calibration, spiking_bank
-from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, ONSET_S, protocol
-from gfr_keras.ephys.binning import BIN_SIZES_MS, STIMULUS_NAMES, analysis_window, bin_sweep, max_firing_rate_per_ms
+from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, ONSET_S
+from gfr_keras.ephys.binning import BIN_SIZES_MS, STIMULUS_NAMES, bin_recorded_sweep, max_firing_rate_per_ms
 from gfr_keras.ephys.spiking_neuron import PARAMETERS, simulate
 from gfr_keras.fitting.config import load_fit_config
 from gfr_keras.fitting.activation import fit_activations
@@ -67,33 +67,16 @@ def apply_overrides(params, overrides):
 
 def build_models(rows, overrides, recalibrate):
     """`(params, features, calibration)` per cell; with `recalibrate` the overrides apply during calibration."""
-    original = cell_calibration.model_parameters
-    if recalibrate:
-        cell_calibration.model_parameters = lambda *args: apply_overrides(original(*args), overrides)
-    try:
-        models = spiking_bank.build_models(rows)
-    finally:
-        cell_calibration.model_parameters = original
+    during = (lambda params: apply_overrides(params, overrides)) if recalibrate else None
+    models = spiking_bank.build_models(rows, parameter_overrides=during)
     return [(apply_overrides(params, overrides), info["features"], info["calibration"]) for params, info in models]
 
 
 def simulate_sweeps(models, rate_hz, repeats, seed):
     """The bank's protocol for every cell, simulated at once: per cell, `(sweeps, spike samples)`."""
-    plans, trace_params, currents, rngs = [], [], [], []
-    for cell, (params, features, _) in enumerate(models):
-        sweeps = protocol(features["rheobase_pa"], spiking_bank.short_square_threshold_pa(params), rate_hz, repeats=repeats)
-        plans.append(sweeps)
-        for number, sweep in enumerate(sweeps):
-            trace_params.append(params)
-            currents.append(sweep["current_pa"])
-            rngs.append(np.random.default_rng([seed, cell, number]))
-    stacked = {key: np.array([p[key] for p in trace_params]) for key in PARAMETERS}
-    _, spikes = simulate(stacked, currents, 1000.0 / rate_hz, rngs, return_voltage=False)
-    out, first = [], 0
-    for sweeps in plans:
-        out.append((sweeps, spikes[first : first + len(sweeps)]))
-        first += len(sweeps)
-    return out
+    bank_models = [(params, {"features": features}) for params, features, _ in models]
+    simulated = spiking_bank.simulate_protocol(bank_models, range(len(models)), rate_hz, seed, repeats, return_voltage=False)
+    return [(sweeps, spikes) for sweeps, _, spikes in simulated]
 
 
 def processed_cell(cell_id, sweeps, spikes, rate_hz):
@@ -108,10 +91,7 @@ def processed_cell(cell_id, sweeps, spikes, rate_hz):
         trains.append(times_s)
         response = np.ones(len(sweep["current_pa"]))
         response[end:] = 0.0  # the recording stops at the Ramp's end
-        lo, hi = analysis_window(name, sweep["current_pa"], response, (start, end - 1))
-        pairs = {b: bin_sweep(sweep["current_pa"], times_s, rate_hz, lo, hi, b) for b in BIN_SIZES_MS}
-        binned[number] = {"stimulus_name": name, "sampling_rate_hz": rate_hz,
-                          "current_pa": {b: c for b, (c, _) in pairs.items()}, "rate_per_ms": {b: r for b, (_, r) in pairs.items()}}
+        binned[number], _ = bin_recorded_sweep(name, sweep["current_pa"], response, times_s, rate_hz, (start, end - 1), BIN_SIZES_MS)
     return {"cell_id": cell_id, "max_firing_rate_per_ms": max_firing_rate_per_ms(trains), "sampling_rate_hz": rate_hz,
             "species": "", "cre_line": "", "sweeps": binned}
 

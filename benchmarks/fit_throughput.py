@@ -6,7 +6,7 @@ Noise 2 (3 x 1100) test-loss evaluation, for every unit of the population at
 once. The published code takes 0.77-0.89 s per epoch for ONE cell on this
 machine (measured by the issue's author with the seed; we quote 0.8 s).
 
-The cells are benchmark cells (benchmark_cells.py): GFR neurons with random
+The cells are benchmark cells (gfr_keras.fitting.benchmark_cells): GFR neurons with random
 thresholds and weights driven by the published stimulus shapes, their rates
 turned into Poisson spike counts, so N processed cells take seconds instead of
 N GLIF simulations. Time per epoch is the median wall time of the epochs after
@@ -28,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from benchmark_cells import benchmark_cells  # beside this script
+from gfr_keras.fitting.benchmark_cells import benchmark_cells
 
 REFERENCE_S_PER_CELL_EPOCH = 0.8
 BIN_MS = 20

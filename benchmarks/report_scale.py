@@ -111,7 +111,8 @@ def main():
     n_cells, n_records = generated_dataset(dataset)
     print(f"generated {n_cells} cells, {n_records} records: {dataset} ({os.path.getsize(dataset) / 1e6:.1f} MB)")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "training.cli", "report", "--dataset", dataset, "--out", os.path.join(args.out, "site")], check=True)
+    gfr = os.path.join(os.path.dirname(sys.executable), "gfr")  # the installed command, as a user runs it
+    subprocess.run([gfr, "report", "--dataset", dataset, "--out", os.path.join(args.out, "site")], check=True)
     build_s = time.perf_counter() - started
     site = os.path.join(args.out, "site")
     size_mb = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(site) for f in fs) / 1e6

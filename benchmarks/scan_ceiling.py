@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmark_cells import STIMULUS_SWEEPS_MS, cells_from_arrays, simulate  # beside this script
+from gfr_keras.fitting.benchmark_cells import STIMULUS_SWEEPS_MS, cells_from_arrays, simulate
 from fit_throughput import epoch_seconds
 
 BIN_MS = 20

@@ -1,6 +1,6 @@
 """The whole database, timed: `gfr fit`'s pipeline on N benchmark cells at all six configurations.
 
-Writes N benchmark cells (benchmark_cells.py: GFR-generated Poisson spike
+Writes N benchmark cells (gfr_keras/fitting/benchmark_cells.py: GFR-generated Poisson spike
 trains with the published batch shapes, simulated at 10 ms and binned at 10,
 20, 50 and 100 ms) as processed files, then fits them with the function `gfr
 fit --configurations all` calls (`gfr_keras.fitting.pipeline.fit_folder`: read
@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from benchmark_cells import write_benchmark_cells  # beside this script
+from gfr_keras.fitting.benchmark_cells import write_benchmark_cells
 
 READ_SAMPLE_CELLS = 200
 

@@ -9,33 +9,42 @@ The package is layered; each subpackage imports only those above it in this list
     fitting/    neurons fitted to processed cells: fit data, config, optimizer, trainer
     network/    L-MNIST networks of GFR neurons, MNIST data, Keras baselines, training
     serving/    SavedModels for TF Serving and client helpers
-    plots       figures the commands draw and the notebooks reuse
+    plots       figures the `gfr` commands draw
 """
 
-# Public names, imported on first use (gfr_keras._lazy says why): `import gfr_keras` alone
-# does not import Keras, so commands without Keras start fast.
-from gfr_keras._lazy import lazy_attributes, register_keras_classes_with_keras
+# Public names, imported on first use (gfr_keras._keras_registration says why): `import gfr_keras`
+# alone does not import Keras, so commands without Keras start fast.
+import lazy_loader
 
-__getattr__, __dir__, __all__ = lazy_attributes(__name__, {
-    "gfr_keras.dataset": (
-        "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "GFRModel", "describe_provenance",
-        "explained_variance", "explained_variance_ratio", "load_dataset", "load_gfr_model",
-        "lookup_records", "parameter_table", "population_from_records", "quantize_rates",
-        "quantized_explained_variance_ratio", "read_dataset", "read_provenance", "validate_record", "write_dataset",
+from gfr_keras._keras_registration import register_keras_classes, register_keras_classes_with_keras
+
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=(
+        "dataset", "ephys", "errors", "fitting", "io_utils", "network", "neurons", "optimizers", "plots", "report",
+        "serving", "showcase", "units",
     ),
-    "gfr_keras.ephys.processed": ("read_processed_cell", "write_processed_cell"),
-    "gfr_keras.fitting.config": ("FitConfig", "load_fit_config"),
-    "gfr_keras.network": (
-        "AppendZeroSteps", "GFRNetworkCell", "GFRNetworkRNN", "ReadoutCrossentropy", "ReadoutSteps",
-        "build_gfr_network", "compile_network", "network_targets",
-    ),
-    "gfr_keras.neurons": (
-        "CONFIGURATIONS", "GFR", "GFRCell", "OneHot", "ParameterError", "PolynomialActivation",
-        "decay_rates", "kernel_over_time", "validate_params",
-    ),
-    "gfr_keras.optimizers": ("ScaledAdam",),
-    "gfr_keras.units": ("HZ_PER_PER_MS",),
-})
+    submod_attrs={
+        "dataset": (
+            "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "GFRModel", "describe_provenance",
+            "explained_variance", "explained_variance_ratio", "load_dataset", "load_gfr_model",
+            "lookup_records", "parameter_table", "population_from_records", "quantize_rates",
+            "quantized_explained_variance_ratio", "read_dataset", "read_provenance", "validate_record", "write_dataset",
+        ),
+        "ephys.processed": ("read_processed_cell", "write_processed_cell"),
+        "fitting.config": ("FitConfig", "load_fit_config"),
+        "network": (
+            "AppendZeroSteps", "GFRNetworkCell", "GFRNetworkRNN", "ReadoutCrossentropy", "ReadoutSteps",
+            "build_gfr_network", "compile_network", "network_targets",
+        ),
+        "neurons": (
+            "CONFIGURATIONS", "GFR", "GFRCell", "OneHot", "ParameterError", "PolynomialActivation",
+            "decay_rates", "kernel_over_time", "validate_params",
+        ),
+        "optimizers": ("ScaledAdam",),
+        "units": ("HZ_PER_PER_MS",),
+    },
+)
 
 # `.keras` files saved with gfr-keras's layers load after `import gfr_keras`, Keras imported before or after.
 register_keras_classes_with_keras()

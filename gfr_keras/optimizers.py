@@ -10,9 +10,11 @@ import keras
 import numpy as np
 from keras import ops
 
+from gfr_keras._private_api import UpdateStepHook, adam_slots, variable_index
+
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
-class UnitAdam(keras.optimizers.Adam):
+class UnitAdam(UpdateStepHook, keras.optimizers.Adam):
     """Adam with a step size per unit, per-variable multipliers and a per-unit on/off mask.
 
     For population fitting every trainable variable's FIRST axis is the unit axis
@@ -82,7 +84,7 @@ class UnitAdam(keras.optimizers.Adam):
 
     def _step_scale(self, variable, learning_rate):
         """`learning_rate * multiplier`, times `unit_lr * active` broadcast over the unit axis."""
-        factor = self._factors[self._get_variable_index(variable)]
+        factor = self._factors[variable_index(self, variable)]
         scale = learning_rate * factor if factor != 1.0 else learning_rate
         if self.units is None:
             return scale
@@ -92,8 +94,7 @@ class UnitAdam(keras.optimizers.Adam):
         """A `[units]` vector shaped to broadcast over `variable` (unit axis first)."""
         return ops.reshape(ops.cast(values, variable.dtype), (-1,) + (1,) * (len(variable.shape) - 1))
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        super()._backend_update_step(grads, trainable_variables, learning_rate)
+    def after_update_step(self):
         if self.units is not None:  # after every variable's update: count this step for the active units
             self.assign_add(self.unit_steps, self.active)
 
@@ -106,8 +107,7 @@ class UnitAdam(keras.optimizers.Adam):
             step = self._per_unit(self.unit_steps + 1, variable)
         correction_1 = 1 - ops.power(ops.cast(self.beta_1, dtype), step)
         correction_2 = 1 - ops.power(ops.cast(self.beta_2, dtype), step)
-        index = self._get_variable_index(variable)
-        m, v = self._momentums[index], self._velocities[index]
+        m, v, v_hat = adam_slots(self, variable)
         if self.torch_epsilon:  # the published loop's form of the moment updates
             new_m = self.beta_1 * m + (1 - self.beta_1) * gradient
             new_v = self.beta_2 * v + (1 - self.beta_2) * ops.square(gradient)
@@ -121,7 +121,6 @@ class UnitAdam(keras.optimizers.Adam):
         self.assign(m, new_m)
         self.assign(v, new_v)
         if self.amsgrad:
-            v_hat = self._velocity_hats[index]
             self.assign(v_hat, ops.maximum(v_hat, v))
             v = v_hat
         scale = self._step_scale(variable, ops.cast(learning_rate, dtype))

@@ -1,6 +1,9 @@
-"""Figures the commands draw and the notebooks reuse: fits, EVR histograms, processed cells.
+"""Figures the `gfr` commands draw: fits, EVR histograms, processed cells, the demo's neurons.
 
 Every figure is written atomically as PNG (`save_figure_atomic`); rates are drawn in Hz.
+Figures are `matplotlib.figure.Figure` objects, not pyplot's: no global figure
+state and no backend to select, so drawing works without a display and leaves
+the caller's pyplot backend alone.
 """
 
 import numpy as np
@@ -12,13 +15,11 @@ from gfr_keras.neurons.kernels import kernel_over_time
 from gfr_keras.units import HZ_PER_PER_MS
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    """A figure outside pyplot (saved by `save_figure_atomic`, freed with its last reference)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def _integer_ticks():
@@ -29,9 +30,9 @@ def _integer_ticks():
 
 def plot_evr_histogram(fits, path, title):
     """Validation (Noise 1) and test (Noise 2) EVR of every fitted cell."""
-    plt = _pyplot()
     ok = [f for f in fits if is_ok(f)]
-    figure, axis = plt.subplots(figsize=(7, 4))
+    figure = _figure(figsize=(7, 4))
+    axis = figure.subplots()
     bins = np.linspace(-0.2, 1.0, 25)
     for key, label in (("val_evr", "validation (Noise 1)"), ("test_evr", "test (Noise 2)")):
         values = np.clip([f[key] for f in ok if f.get(key) is not None], -0.2, 1.0)
@@ -44,7 +45,6 @@ def plot_evr_histogram(fits, path, title):
     axis.legend(fontsize=8)
     figure.tight_layout()
     save_figure_atomic(figure, path)
-    plt.close(figure)
 
 
 def plot_cell_fit(fit, cell, path):
@@ -52,10 +52,10 @@ def plot_cell_fit(fit, cell, path):
     from gfr_keras.fitting.data import activation_pairs, stimulus_groups
     from gfr_keras.neurons import GFR, PolynomialActivation
 
-    plt = _pyplot()
     params = fit["params"]
     bin_size, actv = fit["bin_size"], fit["actv_bin_size"]
-    figure, axes = plt.subplots(1, 3, figsize=(16, 4.2), gridspec_kw={"width_ratios": [1, 1, 2]})
+    figure = _figure(figsize=(16, 4.2))
+    axes = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 2]})
 
     current, rate, mask = activation_pairs([cell], actv)
     real = mask[:, 0] > 0
@@ -93,7 +93,6 @@ def plot_cell_fit(fit, cell, path):
     figure.suptitle(f"cell {fit['cell_id']} ({fit.get('cre_line') or fit.get('species', '')}), configuration ({bin_size}, {actv}) ms")
     figure.tight_layout()
     save_figure_atomic(figure, path)
-    plt.close(figure)
 
 
 _SHOWN = ("Long Square", "Ramp", "Noise 1")
@@ -112,9 +111,9 @@ def _pick(cell, stimulus_name):
 def plot_processed_cell(cell, path, bin_size_ms=20):
     """Write a PNG: for a Long Square, the Ramp and a Noise 1 sweep, the raw current
     with its binned mean, the voltage with spike times, and the binned rate."""
-    plt = _pyplot()
 
-    figure, axes = plt.subplots(3, len(_SHOWN), figsize=(15, 7.5), sharex="col")
+    figure = _figure(figsize=(15, 7.5))
+    axes = figure.subplots(3, len(_SHOWN), sharex="col")
     for column, stimulus_name in enumerate(_SHOWN):
         picked = _pick(cell, stimulus_name)
         if picked is None:
@@ -146,13 +145,12 @@ def plot_processed_cell(cell, path, bin_size_ms=20):
     )
     figure.tight_layout()
     save_figure_atomic(figure, path, dpi=90)
-    plt.close(figure)
 
 
 def plot_reference_neurons(time_ms, current_pa, results, path):
     """`gfr demo`'s figure: the current, every neuron's rate (Hz), one neuron's traces."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(3, 1, figsize=(12, 9), sharex=True)
+    figure = _figure(figsize=(12, 9))
+    axes = figure.subplots(3, 1, sharex=True)
     axes[0].plot(time_ms, current_pa, color="black", lw=0.8, label="1 ms")
     for result in results:
         record = result["record"]
@@ -176,5 +174,4 @@ def plot_reference_neurons(time_ms, current_pa, results, path):
     axes[2].set_xlabel("time (ms)")
     figure.tight_layout()
     save_figure_atomic(figure, path, dpi=110)
-    plt.close(figure)
     return path

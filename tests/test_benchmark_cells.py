@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 
 from gfr_keras.ephys.processed import read_processed_cell
+from gfr_keras.fitting.benchmark_cells import STIMULUS_SWEEPS_MS, write_benchmark_cells
 from gfr_keras.fitting.data import activation_pairs, stimulus_groups
 from training.cli import main
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-from benchmark_cells import STIMULUS_SWEEPS_MS, write_benchmark_cells  # noqa: E402
 
 BIN_SIZES_MS = (10, 20, 50, 100)
 TINY_PROTOCOL = {"config_name": "tiny", "activation_epochs": 3, "hparams": [{"lr": 1e-2, "epochs": 2}, {"lr": 1e-3, "epochs": 2}]}

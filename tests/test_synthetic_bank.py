@@ -223,3 +223,20 @@ def test_negative_threshold_jumps_are_refused():
     features = cell_features(_extreme_source_cells()[0])
     with pytest.raises(InvalidParameterError, match="d_fast_mv"):
         model_parameters(features, 5.0, 1.0, -1.0, 0.0)
+
+
+def test_calibration_simulates_the_variant_that_parameter_overrides_makes():
+    """`calibrate(parameter_overrides=...)` changes every candidate it simulates (a variant, calibrated):
+    a model whose threshold is out of reach never spikes, so the calibration reaches no f-I slope."""
+    from gfr_keras.ephys.cell_calibration import calibrate, cell_features
+
+    features = [cell_features(_extreme_source_cells()[0])]
+    seen = []
+
+    def unreachable_threshold(params):
+        seen.append(params)
+        return {**params, "theta_inf_mv": params["theta_inf_mv"] + 1000.0}
+
+    variant = calibrate(features, parameter_overrides=unreachable_threshold)[0]
+    assert seen and all("theta_inf_mv" in params for params in seen)
+    assert not variant["fi_slope_hz_per_pa"] > 0  # zero or NaN: no spikes at any step (the real cell's is > 0)

@@ -7,22 +7,26 @@ Layering: imports `gfr_keras.neurons` (to validate parameters and build models)
 and the base modules; never `ephys`, `fitting`, `network` or `serving`.
 """
 
-# Imported on first use (gfr_keras._lazy): records, fits and filters need no Keras.
-from gfr_keras._lazy import lazy_attributes
+# Imported on first use (lazy_loader): records, fits and filters need no Keras.
+import lazy_loader
 
-__getattr__, __dir__, __all__ = lazy_attributes(__name__, {
-    "gfr_keras.dataset.build": ("build_dataset", "build_records", "format_table"),
-    "gfr_keras.dataset.fits": ("FitStatus", "read_fits"),
-    "gfr_keras.dataset.filters": ("MAX_TRAIN_LOSS", "MIN_VAL_EVR", "passes_filters"),
-    "gfr_keras.dataset.frames": ("load_dataset",),
-    "gfr_keras.dataset.lookup": ("GFRModel", "load_gfr_model", "lookup_records", "population_from_records"),
-    "gfr_keras.dataset.metrics": (
-        "explained_variance", "explained_variance_ratio", "quantize_rates", "quantized_explained_variance_ratio",
-    ),
-    "gfr_keras.dataset.records": (
-        "COLUMNS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "read_dataset",
-        "validate_record", "write_dataset",
-    ),
-    "gfr_keras.dataset.provenance": ("describe_provenance", "read_provenance", "sidecar_path"),
-    "gfr_keras.dataset.table": ("parameter_table",),
-})
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=("build", "filters", "fits", "frames", "lookup", "metrics", "provenance", "records", "table"),
+    submod_attrs={
+        "build": ("build_dataset", "build_records", "format_table"),
+        "fits": ("FitStatus", "read_fits"),
+        "filters": ("MAX_TRAIN_LOSS", "MIN_VAL_EVR", "passes_filters"),
+        "frames": ("load_dataset",),
+        "lookup": ("GFRModel", "load_gfr_model", "lookup_records", "population_from_records"),
+        "metrics": (
+            "explained_variance", "explained_variance_ratio", "quantize_rates", "quantized_explained_variance_ratio",
+        ),
+        "provenance": ("describe_provenance", "read_provenance", "sidecar_path"),
+        "records": (
+            "COLUMNS", "METRICS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "read_dataset",
+            "records_from_frames", "validate_record", "validate_records", "write_dataset",
+        ),
+        "table": ("parameter_table",),
+    },
+)

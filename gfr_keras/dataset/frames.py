@@ -1,28 +1,12 @@
 """The dataset's pandas view: one DataFrame per configuration (the published layout)."""
 
-import math
 import os
 
 import pandas as pd
 
 from gfr_keras.dataset.provenance import read_provenance
-from gfr_keras.dataset.records import _METRICS, COLUMNS, _validate_records, read_dataset
+from gfr_keras.dataset.records import COLUMNS, METRICS, read_dataset, validate_records
 from gfr_keras.neurons.timescales import CONFIGURATIONS
-
-
-def records_from_frames(frames):
-    """The records of a `load_dataset` dict, as plain JSON-ready dicts."""
-    records = []
-    for frame in frames.values():
-        for row in frame[COLUMNS].to_dict(orient="records"):
-            row["cell_id"] = int(row["cell_id"])
-            row["bin_size"] = int(row["bin_size"])
-            row["actv_bin_size"] = int(row["actv_bin_size"])
-            for key in _METRICS:
-                value = row[key]
-                row[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-            records.append(row)
-    return records
 
 
 def load_dataset(dataset):
@@ -45,10 +29,10 @@ def load_dataset(dataset):
         provenance = read_provenance(dataset)
     else:
         records = list(dataset)
-        _validate_records(records, "records")
+        validate_records(records, "records")
     frame = pd.DataFrame(records, columns=COLUMNS)
     frame = frame.astype({"cell_id": "int64", "bin_size": "int64", "actv_bin_size": "int64"})
-    for key in _METRICS:
+    for key in METRICS:
         frame[key] = pd.to_numeric(frame[key], errors="coerce").astype("float64")
     frames = {
         configuration: frame[

@@ -16,6 +16,7 @@ import numbers
 import os
 from importlib import resources
 
+from gfr_keras.dataset.provenance import remove_provenance, write_provenance
 from gfr_keras.io_utils import read_json, write_json_atomic
 from gfr_keras.neurons.params import ParameterError, validate_params
 from gfr_keras.neurons.timescales import CONFIGURATIONS
@@ -42,7 +43,8 @@ COLUMNS = [
     "test_loss",
     "params",
 ]
-_METRICS = ("val_evr", "test_evr", "train_loss", "test_loss")
+#: The metric fields of a record (a number, or null where the fit produced none).
+METRICS = ("val_evr", "test_evr", "train_loss", "test_loss")
 
 
 class DatasetError(ParameterError):
@@ -75,7 +77,7 @@ def validate_record(record, context="record"):
             f"{context}: fields 'bin_size'/'actv_bin_size': expected one of the configurations "
             f"{[list(c) for c in CONFIGURATIONS]}, got {list(configuration)}"
         )
-    for key in _METRICS:
+    for key in METRICS:
         value = record[key]
         if value is None:
             continue
@@ -98,7 +100,11 @@ def validate_record(record, context="record"):
         )
 
 
-def _validate_records(records, source):
+def validate_records(records, source):
+    """Check a list of records: each with `validate_record`, and no two for one cell and configuration.
+
+    `source` (a path, or a word such as "records") starts every message.
+    """
     if not isinstance(records, list):
         raise DatasetError(f"{source}: expected a JSON list of records, got {type(records).__name__}")
     seen = {}
@@ -113,6 +119,21 @@ def _validate_records(records, source):
         seen[key] = index
 
 
+def records_from_frames(frames):
+    """The records of a `load_dataset` dict (DataFrames with columns `COLUMNS`), as plain JSON-ready dicts."""
+    records = []
+    for frame in frames.values():
+        for row in frame[COLUMNS].to_dict(orient="records"):
+            row["cell_id"] = int(row["cell_id"])
+            row["bin_size"] = int(row["bin_size"])
+            row["actv_bin_size"] = int(row["actv_bin_size"])
+            for key in METRICS:
+                value = row[key]
+                row[key] = None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+            records.append(row)
+    return records
+
+
 def read_dataset(path):
     """Read and validate a dataset JSON file.
 
@@ -125,7 +146,7 @@ def read_dataset(path):
     """
     path = os.fspath(path)
     records = read_json(path, DatasetError)
-    _validate_records(records, path)
+    validate_records(records, path)
     return records
 
 
@@ -142,18 +163,14 @@ def write_dataset(records, path, provenance=None):
             dict. Without one, a sidecar left at `path` by an earlier file is
             removed (it would describe other records).
     """
-    from gfr_keras.dataset import provenance as sidecar
-
     if isinstance(records, dict):
-        from gfr_keras.dataset.frames import records_from_frames
-
         if provenance is None:
             provenance = next((frame.attrs.get("provenance") for frame in records.values()), None)
         records = records_from_frames(records)
     records = [dict(record) for record in records]
-    _validate_records(records, os.fspath(path))
+    validate_records(records, os.fspath(path))
     write_json_atomic(records, path)
     if provenance is None or provenance.get("matches_file") is False:
-        sidecar.remove_provenance(path)
+        remove_provenance(path)
     else:
-        sidecar.write_provenance(provenance, path, records)
+        write_provenance(provenance, path, records)

@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 
 from gfr_keras.dataset.frames import as_frames
+from gfr_keras.dataset.records import METRICS
 
 #: The Allen Cell Types metadata shipped with the package (species per specimen id).
 METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
 
 _CONFIG_COLUMNS = ["bin_size_ms", "activation_bin_size_ms", "cell_id", "cre_line", "species"]
-_METRIC_COLUMNS = ["val_evr", "test_evr", "train_loss", "test_loss"]
 _ACTIVATION_COLUMNS = ["threshold_pa", "sigma_pa", "gamma_per_ms"]
 
 
@@ -35,7 +35,7 @@ def _row(record, species):
         "cre_line": None if _missing(record["cre-line"]) else record["cre-line"],
         "species": species.get(int(record["cell_id"])),
     }
-    row.update({key: record[key] for key in _METRIC_COLUMNS})
+    row.update({key: record[key] for key in METRICS})
     for prefix, values in (("alpha", params["a"][0]), ("beta", params["b"][0]), ("decay_rate", params["ds"])):
         row.update({f"{prefix}_{i}": float(v) for i, v in enumerate(values)})
     row["threshold_pa"] = float(g["b"][0])
@@ -79,7 +79,7 @@ def parameter_table(dataset, species=True):
     n_coeff = max((sum(k.startswith("poly_coeff_") for k in row) for row in rows), default=0)
     columns = (
         _CONFIG_COLUMNS
-        + _METRIC_COLUMNS
+        + list(METRICS)
         + [f"{prefix}_{i}" for prefix in ("alpha", "beta", "decay_rate") for i in range(n_traces)]
         + _ACTIVATION_COLUMNS
         + [f"poly_coeff_{k}" for k in range(n_coeff)]

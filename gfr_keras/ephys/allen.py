@@ -15,7 +15,7 @@ from gfr_keras.ephys.binning import (
     REQUIRED_STIMULI,
     STIMULUS_NAMES,
     analysis_window,
-    bin_sweep,
+    bin_recorded_sweep,
     max_firing_rate_per_ms,
 )
 
@@ -77,14 +77,11 @@ def _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms
     current_pa = 1e12 * np.asarray(sweep["stimulus"], dtype=np.float64)
     response_mv = 1e3 * np.asarray(sweep["response"], dtype=np.float64)
     try:
-        start, stop = analysis_window(stimulus_name, current_pa, response_mv, sweep["index_range"])
+        binned, (start, stop) = bin_recorded_sweep(
+            stimulus_name, current_pa, response_mv, spike_times, sampling_rate, sweep["index_range"], bin_sizes_ms
+        )
     except ValueError as error:
         raise CellProcessingError(f"sweep {sweep_number}: {error}") from None
-    binned = {"stimulus_name": stimulus_name, "sampling_rate_hz": sampling_rate, "current_pa": {}, "rate_per_ms": {}}
-    for bin_size in bin_sizes_ms:
-        current, rate = bin_sweep(current_pa, spike_times, sampling_rate, start, stop, bin_size)
-        binned["current_pa"][bin_size] = current
-        binned["rate_per_ms"][bin_size] = rate
     if keep_raw:
         binned["raw"] = {
             "current_pa": current_pa,

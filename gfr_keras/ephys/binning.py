@@ -44,6 +44,25 @@ def analysis_window(stimulus_name, current_pa, response_mv, index_range):
     return start, stop
 
 
+def bin_recorded_sweep(stimulus_name, current_pa, response_mv, spike_times_s, sampling_rate_hz, index_range, bin_sizes_ms):
+    """One recorded sweep windowed (`analysis_window`) and binned at every size (`bin_sweep`).
+
+    Returns:
+        `(binned, (start, stop))`: the processed-cell sweep dict (`stimulus_name`,
+        `sampling_rate_hz`, `current_pa` and `rate_per_ms` keyed by bin size) and the window.
+
+    Raises:
+        ValueError where the stimulus has no analysis window (see `analysis_window`).
+    """
+    start, stop = analysis_window(stimulus_name, current_pa, response_mv, index_range)
+    binned = {"stimulus_name": stimulus_name, "sampling_rate_hz": sampling_rate_hz, "current_pa": {}, "rate_per_ms": {}}
+    for bin_size in bin_sizes_ms:
+        current, rate = bin_sweep(current_pa, spike_times_s, sampling_rate_hz, start, stop, bin_size)
+        binned["current_pa"][bin_size] = current
+        binned["rate_per_ms"][bin_size] = rate
+    return binned, (start, stop)
+
+
 def bin_sweep(current_pa, spike_times_s, sampling_rate_hz, start, stop, bin_size_ms):
     """Mean current and firing rate in whole bins of `bin_size_ms`.
 

@@ -43,7 +43,8 @@ FEATURE_COLUMNS = {
 V_PEAK_MV = 25.0
 UPSTROKE_MV_PER_MS = 350.0  # raw maximum dV/dt of the rise (not in the metadata table)
 STEP_OFFSETS_PA = tuple(range(-20, 141, 20))  # suprathreshold Long Squares, relative to rheobase
-HERO_OFFSET_PA = 40.0
+# allensdk's hero sweep: the first from rheobase + 39 to rheobase + 61 pA (exclusive); the +40 pA step here.
+HERO_WINDOW_PA = (39.0, 61.0)
 THETA_MAX_MV = -35.0
 # Absolute refractory period from a spike's onset (its shape included): fast-spiking
 # cells reach 300-400 Hz at the strongest Allen steps, none above 500 Hz. 2.1 ms, not
@@ -123,7 +124,7 @@ def spike_train_features(spike_samples, amplitudes_pa, rheobase_pa, dt_ms, windo
         times = np.asarray(samples) * dt_ms
         times = times[(times >= window[0]) & (times <= window[1])]
         rates.append(len(times) / ((window[1] - window[0]) * 1e-3))
-        if hero is None and rheobase_pa + 39 < amplitude < rheobase_pa + 61 and len(times):
+        if hero is None and rheobase_pa + HERO_WINDOW_PA[0] < amplitude < rheobase_pa + HERO_WINDOW_PA[1] and len(times):
             hero = times
         latency = times[0] - window[0] if len(times) else np.inf
     rates, amps = np.asarray(rates), np.asarray(amplitudes_pa)
@@ -161,13 +162,15 @@ def _local_grid(knobs):
     return [(g, a, f, s) for g in gaps for a in g_ahps for f in fasts for s in slows]
 
 
-def _search(features_list, grids, dt_ms):
+def _search(features_list, grids, dt_ms, parameter_overrides=None):
     """Simulate every cell's candidate knobs; the best `(cost, knobs, measured)` per cell."""
     params, currents, steps = [], [], {}
     for features, grid in zip(features_list, grids):
         amplitudes = [features["rheobase_pa"] + offset for offset in STEP_OFFSETS_PA[1:]]
         for knobs in grid:
             p = model_parameters(features, *knobs)
+            if parameter_overrides is not None:
+                p = parameter_overrides(p)
             p["noise_sd_pa"] = 0.0
             for amplitude in amplitudes:
                 params.append(p)
@@ -192,17 +195,19 @@ def _search(features_list, grids, dt_ms):
 KNOBS = ("gap_mv", "g_ahp_rel", "d_fast_mv", "d_slow_mv")
 
 
-def calibrate(features_list, dt_ms=0.1):
+def calibrate(features_list, dt_ms=0.1, parameter_overrides=None):
     """Knobs `KNOBS` for each cell, all cells simulated at once.
 
     Each candidate is run on the cell's suprathreshold 1 s steps (no noise):
     first a coarse grid, then a finer one around the best; the candidate whose
     spike trains best match the f-I slope, hero rate, adaptation and latency wins.
     Returns a list of dicts (knobs and the slope, rate, adaptation and latency reached).
+    `parameter_overrides` (optional, `params dict -> params dict`) changes every
+    candidate model before it is simulated: a variant of the model, calibrated.
     """
     coarse = [(g, a, f, s) for g in _GAPS_MV for a in _G_AHP_REL for f in _D_FAST_MV for s in _D_SLOW_MV]
-    first = _search(features_list, [coarse] * len(features_list), dt_ms)
-    second = _search(features_list, [_local_grid(b[1]) for b in first], dt_ms)
+    first = _search(features_list, [coarse] * len(features_list), dt_ms, parameter_overrides)
+    second = _search(features_list, [_local_grid(b[1]) for b in first], dt_ms, parameter_overrides)
     results = []
     for one, two in zip(first, second):
         cost, knobs, measured = min(one, two, key=lambda b: b[0])

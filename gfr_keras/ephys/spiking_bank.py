@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, pink_noise, protocol  # noqa: F401 (pink_noise: notebook 01)
+from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, protocol
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, KNOBS, calibrate, cell_features, model_parameters
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.nwb import write_nwb
@@ -44,10 +44,15 @@ def short_square_threshold_pa(params):
     return (params["theta_inf_mv"] - params["e_l_mv"]) / (params["r_dep_mohm"] * 1e-3 * charge)
 
 
-def build_models(rows):
-    """Model parameters (scalars) and calibration record for each metadata row."""
+def build_models(rows, parameter_overrides=None):
+    """Model parameters (scalars) and calibration record for each metadata row.
+
+    `parameter_overrides` (optional, `params dict -> params dict`) changes every
+    candidate model the calibration simulates (see `calibrate`); the returned
+    parameters are the calibrated knobs' model without it.
+    """
     features = [cell_features(row) for row in rows]
-    knobs = calibrate(features)
+    knobs = calibrate(features, parameter_overrides=parameter_overrides)
     return [
         (model_parameters(f, *(k[name] for name in KNOBS)), {"features": f, "calibration": k})
         for f, k in zip(features, knobs)
@@ -61,28 +66,48 @@ def simulate_cells(rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, nois
         per cell, `(sweeps, model)`: sweep dicts for `write_nwb` and the model
         (`params`, source `features`, `calibration`).
     """
-    dt_ms = 1000.0 / sampling_rate_hz
     models = build_models(rows)
+    cell_ids = [int(row["specimen__id"]) for row in rows]
+    simulated = simulate_protocol(models, cell_ids, sampling_rate_hz, seed, noise_repeats)
+    return [
+        (
+            [_recorded(n, sweep, v, s, sampling_rate_hz) for n, (sweep, v, s) in enumerate(zip(sweeps, voltages, spikes))],
+            {"params": params, **info},
+        )
+        for (sweeps, voltages, spikes), (params, info) in zip(simulated, models)
+    ]
+
+
+def simulate_protocol(models, noise_keys, sampling_rate_hz, seed=0, noise_repeats=3, return_voltage=True):
+    """The bank's stimulus protocol (`allen_stimuli.protocol`) run on every model, all sweeps at once.
+
+    Args:
+        models: `(params, info)` per cell, as `build_models` returns (`info["features"]["rheobase_pa"]` sets the steps).
+        noise_keys: one integer per cell; sweep `k` of the cell draws its intrinsic noise from
+            `numpy.random.default_rng([seed, key, k])` (the bank uses the cell id).
+        return_voltage: False skips the voltage traces (spikes only).
+
+    Returns:
+        per cell, `(sweeps, voltages_mv, spike_samples)`: the protocol's sweep dicts and, per sweep, the
+        voltage trace (None without `return_voltage`) and spike sample indices.
+    """
     plans, trace_params, currents, rngs = [], [], [], []
-    for row, (params, info) in zip(rows, models):
-        cell_id = int(row["specimen__id"])
+    for key, (params, info) in zip(noise_keys, models):
         sweeps = protocol(
             info["features"]["rheobase_pa"], short_square_threshold_pa(params), sampling_rate_hz, repeats=noise_repeats
         )
         for number, sweep in enumerate(sweeps):
             trace_params.append(params)
             currents.append(sweep["current_pa"])
-            rngs.append(np.random.default_rng([seed, cell_id, number]))
+            rngs.append(np.random.default_rng([seed, key, number]))
         plans.append(sweeps)
     stacked = {key: np.array([p[key] for p in trace_params]) for key in PARAMETERS}
-    voltages, spikes = simulate(stacked, currents, dt_ms, rngs)
-    out, trace = [], 0
-    for sweeps, (params, info) in zip(plans, models):
-        recorded = []
-        for number, sweep in enumerate(sweeps):
-            recorded.append(_recorded(number, sweep, voltages[trace], spikes[trace], sampling_rate_hz))
-            trace += 1
-        out.append((recorded, {"params": params, **info}))
+    voltages, spikes = simulate(stacked, currents, 1000.0 / sampling_rate_hz, rngs, return_voltage=return_voltage)
+    out, first = [], 0
+    for sweeps in plans:
+        last = first + len(sweeps)
+        out.append((sweeps, voltages[first:last] if return_voltage else [None] * len(sweeps), spikes[first:last]))
+        first = last
     return out
 
 

@@ -130,5 +130,3 @@ def _best_activation(fitted, final, reasons, unit, repeats, activation_bin_size_
     }
     return {"g": g, "loss": float(final[unit, best]), "status": FitStatus.OK}
 
-
-# -- the whole neuron ---------------------------------------------------------------

@@ -14,7 +14,8 @@ RECURRENT_RATES = ("per_ms", "normalized")
 READOUT_RATES = ("per_ms", "hz", "normalized")
 
 
-def _float_or_list(value):
+def float_or_list(value):
+    """A scalar as a float, else each element as a float in a list (JSON-ready for `get_config`)."""
     return float(value) if np.isscalar(value) else [float(x) for x in value]
 
 
@@ -88,8 +89,8 @@ class GFRNetworkCell(keras.layers.Layer):
         if self.neurons.units != self.units:
             raise ValueError(f"neurons: a population of {self.neurons.units} for units={self.units}")
         self.input_scale_init = input_scale if np.isscalar(input_scale) else [float(x) for x in input_scale]
-        self.recurrent_scale = _float_or_list(recurrent_scale)
-        self.drive_offset = _float_or_list(drive_offset)
+        self.recurrent_scale = float_or_list(recurrent_scale)
+        self.drive_offset = float_or_list(drive_offset)
         if recurrent_rates not in RECURRENT_RATES:
             raise ValueError(f"recurrent_rates: expected one of {RECURRENT_RATES}, got {recurrent_rates!r}")
         self.recurrent_rates = recurrent_rates

@@ -25,9 +25,7 @@ in a training step of the default network (256 units, batch 64):
 import keras
 from keras import ops
 
-# Keras' own RNN layers loop through this function; there is no public alias.
-from keras.src import backend as keras_backend
-
+from gfr_keras._private_api import backend_rnn, jax_traced, tensorflow_xla_context_active
 from gfr_keras.neurons.layer import run_gfr_loop
 from gfr_keras.units import HZ_PER_PER_MS
 
@@ -56,7 +54,7 @@ def traces_first(neurons, weights):
 
 
 def _network_step(cell, weights):
-    """The step function of `keras_backend.rnn`: drive `d_t` in, rates out, traces `[batch, n, units]`."""
+    """The step function of `backend_rnn`: drive `d_t` in, rates out, traces `[batch, n, units]`."""
     neurons = cell.neurons
     activation = weights["neurons"]["activation"]
     _, _, recurrent_kernel = folded_projections(cell, weights)
@@ -81,23 +79,11 @@ def compiled_by_xla(tensor):
     `run_network_loop` splits only under XLA.
     """
     if keras.backend.backend() == "jax":
-        import jax
-
-        # Keras' JAX trainer jits its steps: a traced value means XLA. (`jax.core.Tracer`, where that alias exists.)
-        tracer = getattr(jax.core, "Tracer", None)
-        return isinstance(tensor, tracer) if tracer is not None else type(tensor).__name__.endswith("Tracer")
+        return jax_traced(tensor)  # Keras' JAX trainer jits its steps: a traced value means XLA
     if keras.backend.backend() != "tensorflow":
         return False
-    import tensorflow as tf
-
-    # No public API says whether the function being traced has jit_compile; this is how TensorFlow's own ops
-    # ask. Should a later TensorFlow move it, the single loop (same outputs, slower) is the safe answer.
-    try:
-        from tensorflow.python.ops import control_flow_util
-
-        return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
-    except (ImportError, AttributeError):
-        return False
+    # Should a later TensorFlow move the check, False: the single loop (same outputs, slower) is the safe answer.
+    return tensorflow_xla_context_active()
 
 
 def run_network_loop(rnn, sequences, initial_state, mask, training=False):
@@ -120,7 +106,7 @@ def run_network_loop(rnn, sequences, initial_state, mask, training=False):
     f0, h0 = initial_state
     states = [f0, ops.transpose(ops.reshape(h0, (-1, cell.units, cell.n_traces)), (0, 2, 1))]
     split = rnn.trained_from_step
-    run = lambda drive, states, outputs: keras_backend.rnn(
+    run = lambda drive, states, outputs: backend_rnn(
         step, drive, states, go_backwards=rnn.go_backwards, unroll=rnn.unroll, input_length=drive.shape[1],
         return_all_outputs=outputs,
     )

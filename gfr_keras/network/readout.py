@@ -2,7 +2,8 @@
 
 import keras
 from keras import ops
-from gfr_keras.network.cell import _float_or_list
+
+from gfr_keras.network.cell import float_or_list
 
 
 
@@ -84,7 +85,7 @@ class ScaleRates(keras.layers.Layer):
 
     def __init__(self, factors=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.factors = _float_or_list(factors)
+        self.factors = float_or_list(factors)
 
     def call(self, rates):
         return rates * ops.cast(ops.convert_to_tensor(self.factors), rates.dtype)
@@ -93,8 +94,6 @@ class ScaleRates(keras.layers.Layer):
         return {**super().get_config(), "factors": self.factors}
 
 
-#: The biological scaling's options (`neuron_scaling`), all on by default; the
-#: ablation in docs/benchmarks.md switches each off in turn.
 @keras.saving.register_keras_serializable(package="gfr_keras")
 class ReadoutCrossentropy(keras.losses.Loss):
     """Sparse cross-entropy averaged over readout steps: labels `[batch]`, logits `[batch, steps, classes]`."""

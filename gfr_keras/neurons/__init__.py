@@ -8,15 +8,19 @@ Layering: imports only Keras, numpy and `gfr_keras.units`/`gfr_keras.io_utils`;
 every other subpackage may import it, it imports none of them.
 """
 
-# Imported on first use (gfr_keras._lazy): the time scales and parameter checks need no Keras.
-from gfr_keras._lazy import lazy_attributes
+# Imported on first use (lazy_loader): the time scales and parameter checks need no Keras.
+import lazy_loader
 
-__getattr__, __dir__, __all__ = lazy_attributes(__name__, {
-    "gfr_keras.neurons.activation": ("PolynomialActivation",),
-    "gfr_keras.neurons.cell": ("GFRCell",),
-    "gfr_keras.neurons.initializers": ("OneHot",),
-    "gfr_keras.neurons.kernels": ("kernel_over_time",),
-    "gfr_keras.neurons.layer": ("GFR",),
-    "gfr_keras.neurons.params": ("ParameterError", "fresh_params", "validate_params"),
-    "gfr_keras.neurons.timescales": ("CONFIGURATIONS", "decay_rates"),
-})
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=("activation", "cell", "initializers", "input_checks", "kernels", "layer", "params", "timescales"),
+    submod_attrs={
+        "activation": ("PolynomialActivation",),
+        "cell": ("GFRCell",),
+        "initializers": ("OneHot",),
+        "kernels": ("kernel_over_time",),
+        "layer": ("GFR",),
+        "params": ("ParameterError", "fresh_params", "validate_params"),
+        "timescales": ("CONFIGURATIONS", "decay_rates"),
+    },
+)

@@ -3,9 +3,7 @@
 import keras
 from keras import ops
 
-# Keras' own RNN layers loop through this function; there is no public alias.
-from keras.src import backend as keras_backend
-
+from gfr_keras._private_api import backend_rnn
 from gfr_keras.neurons.cell import GFRCell
 from gfr_keras.neurons.input_checks import check_current
 
@@ -42,7 +40,7 @@ def run_gfr_loop(rnn, sequences, initial_state, mask):
     carry_3d = mask is None
     if carry_3d:
         states[-1] = ops.reshape(states[-1], (-1, cell.units, cell.n_traces))
-    last, outputs, states = keras_backend.rnn(
+    last, outputs, states = backend_rnn(
         step,
         sequences,
         states,

@@ -53,7 +53,13 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
     out = os.path.abspath(os.fspath(out))
     _check_replaceable(out)
     provenance = gk.describe_provenance(gk.read_provenance(dataset))
-    pages = _cell_payloads(cells, configurations, dataset, provenance)
+    recordings = {
+        cell_id: gk.read_processed_cell(cell["processed_path"])
+        for cell_id, cell in cells.items()
+        if cell["processed_path"]
+    }
+    cells = _with_recorded_species(cells, recordings)
+    pages = _cell_payloads(cells, recordings, configurations, dataset, provenance)
     index = index_payload(cells, configurations, os.path.basename(dataset), provenance)
     with _atomic_folder(out) as tmp:
         _write_site(tmp, index, pages)
@@ -80,15 +86,17 @@ def _snippet_path(dataset):
     return repr(os.path.abspath(dataset))
 
 
-def _cell_payloads(cells, configurations, dataset, provenance=""):
-    """Each cell's page data; the model computations run one configuration at a time."""
-    processed = {
-        cell_id: gk.read_processed_cell(cell["processed_path"])
+def _with_recorded_species(cells, recordings):
+    """`cells` (not changed) with each recorded cell's species taken from its recording where it names one."""
+    return {
+        cell_id: {**cell, "species": recordings[cell_id]["species"] or cell["species"]}
+        if cell_id in recordings else cell
         for cell_id, cell in cells.items()
-        if cell["processed_path"]
     }
-    for cell_id, recording in processed.items():
-        cells[cell_id]["species"] = recording["species"] or cells[cell_id]["species"]
+
+
+def _cell_payloads(cells, processed, configurations, dataset, provenance=""):
+    """Each cell's page data (`processed`: the recordings by cell id); the models run one configuration at a time."""
     pages = {
         cell_id: {
             "cell_id": cell_id,

@@ -13,8 +13,10 @@ which is exactly what binning the spikes at the coarser size gives (the
 current is a bin mean; `rate = count / B`, and counts add up). So every bin
 size of a cell describes the same spike train, as in a real processed file.
 
-Used by fit_throughput.py (20 ms only, in memory), whole_database.py (files
-`gfr fit` reads) and scan_ceiling.py.
+Used by benchmarks/fit_throughput.py (20 ms only, in memory),
+benchmarks/whole_database.py (files `gfr fit` reads), benchmarks/scan_ceiling.py
+and tests/test_benchmark_cells.py. Synthetic through and through: these cells
+never enter a dataset.
 """
 
 import os
