@@ -7,6 +7,7 @@ A fit file holds the configuration, `status` (`FitStatus`), `failure_reason`
 import enum
 import os
 
+from gfr_keras.errors import MissingInputError
 from gfr_keras.io_utils import read_json
 
 
@@ -39,7 +40,7 @@ def read_fits(folders):
     fits = []
     for folder in folders:
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"--fits: {folder} is not a folder")
+            raise MissingInputError(f"folders: {folder} is not a folder", parameter="folders", path=folder)
         for name in sorted(os.listdir(folder)):
             if not (name.endswith(".json") and name[:-5].isdigit()):
                 continue
