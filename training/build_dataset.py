@@ -1,5 +1,8 @@
 """`gfr build-dataset`: merge per-cell fits into the JSON parameter dataset (spec section 4)."""
 
+#: Library parameter -> flag, where the flag is not the parameter's name with dashes.
+FLAGS = {"folders": "--fits"}
+
 
 def add_arguments(parser):
     parser.add_argument("--fits", nargs="+", required=True, help="FITS_DIR folders of `gfr fit` (any configurations, any shards)")
