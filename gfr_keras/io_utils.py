@@ -7,7 +7,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 
-from gfr_keras.errors import InputError, MissingInputError
+from gfr_keras.errors import InputError, MissingInputError, OutputError
 
 
 @contextmanager
@@ -17,6 +17,8 @@ def atomic_path(path):
     A crash or an exception leaves `path` as it was (never half-written).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):  # else the rename fails naming the temp file
+        raise OutputError(f"{path} is a folder; expected the path of a file to write", path=path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")

@@ -66,7 +66,7 @@ def _os_error_message(error):
         PermissionError: "permission denied",
         IsADirectoryError: "is a folder, expected a file",
         NotADirectoryError: "a part of this path is not a folder",
-        FileExistsError: "already exists",
+        FileExistsError: "exists, and is not what is wanted there (a file where a folder is needed, or the reverse)",
         FileNotFoundError: "does not exist",
     }.get(type(error), (error.strerror or str(error)).lower())
     if error.filename is None:

@@ -38,7 +38,7 @@ def read_cell_ids(path):
         # Cell ids are int64 in every file this project writes.
         if not (0 <= number < 2**63) or number != int(number):
             raise InputError(
-                f"{path}: line {line_number}: expected a cell id (an integer from 0 to 2**63 - 1), got {value!r}",
+                f"{path}: line {line_number}: expected a cell id, got {value!r} (an integer from 0 to 2**63 - 1)",
                 path=path, record=line_number,
             )
         ids.append(int(number))
