@@ -73,9 +73,10 @@ def load_keras_file(path, parameter=None, compile=False):
     try:
         return keras.saving.load_model(path, compile=compile)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        # Keras's own text for a damaged zip says "File not found" of a file that exists: not shown.
         raise InputError(
-            f"{path}: cannot be read as a saved Keras model (corrupt, truncated or not a .keras file: "
-            f"{type(error).__name__}: {str(error)[:200]})", parameter=parameter, path=path, reason="unreadable_model",
+            f"{path}: cannot be read as a saved Keras model (corrupt, truncated or not a .keras file; "
+            f"Keras raised {type(error).__name__})", parameter=parameter, path=path, reason="unreadable_model",
         ) from None
 
 
