@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
+from gfr_keras.errors import InputError, InvalidParameterError, check_finite_number
 
 OFFLINE_MNIST_DIR = resources.files("gfr_keras") / "resources" / "mnist"
 #: md5 of the official files (yann.lecun.com), checked against the shipped copies in the tests.
@@ -67,7 +67,7 @@ def load_idx_folder(data_dir):
     found = {split: [_find(data_dir, s) for s in pair] for split, pair in stems.items()}
     missing = [s + "[.gz]" for split, pair in stems.items() for s, f in zip(pair, found[split]) if f is None]
     if missing:
-        raise MissingInputError(
+        raise InputError(
             f"data_dir: {data_dir}: missing {', '.join(missing)}", parameter="data_dir", path=data_dir
         )
     return {split: _images_and_labels(*paths) for split, paths in found.items()}
