@@ -12,6 +12,8 @@ import math
 
 #: Cell ids are stored as int64 (pandas columns, HDF5 attributes): larger ids cannot be held.
 INT64_MAX = 2**63 - 1
+#: Counts (cells, epochs, images, workers) are int32 in TensorFlow and NumPy index arithmetic.
+COUNT_MAX = 2**31 - 1
 #: Seeds go to NumPy and Keras (`keras.utils.set_random_seed`), which take 32-bit seeds.
 SEED_MAX = 2**32 - 1
 
@@ -49,9 +51,9 @@ def number(kind, minimum=None, maximum=None, exclusive_minimum=False):
 
 
 #: A count of at least one (cells, epochs, workers, ...).
-positive_int = number(int, minimum=1)
+positive_int = number(int, minimum=1, maximum=COUNT_MAX)
 #: A count that may be zero (e.g. "draw the N best": 0 draws none).
-non_negative_int = number(int, minimum=0)
+non_negative_int = number(int, minimum=0, maximum=COUNT_MAX)
 #: A learning rate, a scale factor: finite and > 0.
 positive_float = number(float, minimum=0, exclusive_minimum=True)
 #: A penalty: finite and >= 0.
