@@ -69,8 +69,8 @@ def _os_error_message(error):
         FileExistsError: "exists, and is not what is wanted there (a file where a folder is needed, or the reverse)",
         FileNotFoundError: "does not exist",
     }.get(type(error), (error.strerror or str(error)).lower())
-    if error.filename is None:
-        return f"{what}: {error}" if error.strerror else str(error)
+    if error.filename is None:  # raised with a message of its own, or by a library that names no path
+        return str(error)
     paths = f"{error.filename}" + (f" -> {error.filename2}" if error.filename2 is not None else "")
     return f"{paths}: {what}"
 
