@@ -21,9 +21,9 @@ from tqdm import tqdm
 
 from gfr_keras.dataset.fits import is_ok
 from gfr_keras.ephys.processed import read_processed_cell
+from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
-from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
 from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 
