@@ -91,9 +91,7 @@ def add_arguments(parser):
     parser.add_argument("--data-dir", help="a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST)")
     parser.add_argument("--tfds", action="store_true", help="full MNIST through tensorflow-datasets (downloads once)")
     parser.add_argument("--baseline", choices=BASELINES, help="train this Keras layer instead, same pipeline")
-    parser.add_argument(
-        "--limit", type=options.positive_int, help="use only the first N training and max(1, N/4) test images (smoke runs)"
-    )
+    parser.add_argument("--limit", type=options.positive_int, help="use only the first N training and N/4 test images (smoke runs)")
     parser.add_argument("--distribute", action="store_true", help="train under tf.distribute.MirroredStrategy")
     parser.add_argument("--seed", type=options.seed, default=0)
     parser.add_argument("--out", required=True, help="RUN_DIR")

@@ -150,6 +150,12 @@ def _most_common_rate(sweeps):
     return max(set(rates), key=lambda rate: (rates.count(rate), rate))
 
 
+def _missing_stimulus(missing, present):
+    # A cell without Noise 1 or Noise 2 cannot be validated or tested: callers count those apart.
+    reason = "missing_noise_stimulus" if any(name.startswith("Noise") for name in missing) else "missing_stimulus"
+    return CellProcessingError(f"missing stimulus: {', '.join(missing)} (has {sorted(present) or 'none'})", reason=reason)
+
+
 def process_cell(
     cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False, max_rate_sweeps="all",
     unused_sweeps="ignore",
@@ -191,20 +197,15 @@ def process_cell(
         data_set = cache.get_ephys_data(cell_id)
         sweep_numbers = sorted(data_set.get_sweep_numbers())
     except Exception as error:  # allensdk/h5py raise many kinds for a bad file
-        raise CellProcessingError(
-            f"cannot read the NWB file: {type(error).__name__}: {error}", reason="unreadable_file"
-        ) from None
+        message = f"cannot read the NWB file: {type(error).__name__}: {error}"
+        raise CellProcessingError(message, reason="unreadable_file") from None
     sweeps, fitted_spikes, all_spikes = _bin_sweeps(
         data_set, sweep_numbers, bin_sizes_ms, keep_raw, max_rate_sweeps == "all", unused_sweeps == "check"
     )
     present = {sweep["stimulus_name"] for sweep in sweeps.values()}
     missing = [name for name in REQUIRED_STIMULI if name not in present]
     if missing:
-        # A cell without Noise 1 or Noise 2 cannot be validated or tested: callers count those apart.
-        reason = "missing_noise_stimulus" if any(name.startswith("Noise") for name in missing) else "missing_stimulus"
-        raise CellProcessingError(
-            f"missing stimulus: {', '.join(missing)} (has {sorted(present) or 'none'})", reason=reason
-        )
+        raise _missing_stimulus(missing, present)
     if not any(len(times) for times in fitted_spikes):
         raise CellProcessingError("no spikes in any sweep", reason="no_spikes")
     return {
