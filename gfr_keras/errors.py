@@ -24,6 +24,7 @@ keeps working.
     │   ├── ConfigError                        a fit config (gfr_keras.fitting)
     │   └── CellProcessingError                one cell that cannot be processed (gfr_keras.ephys)
     ├── MissingInputError (FileNotFoundError)  a file or folder that does not exist
+    ├── MissingRecordError (KeyError)          a cell (or record) asked for is not in the input
     ├── OutputError (ValueError)             a place that cannot be written as asked
     └── RunStateError (ValueError)           a run, fit or bank folder that holds other work
 """
@@ -73,6 +74,13 @@ class MissingInputError(GFRError, FileNotFoundError):
         GFRError.__init__(self, message, **details)
 
     def __str__(self):
+        return self.message
+
+
+class MissingRecordError(GFRError, KeyError):
+    """A cell or record asked for is not in the input (a dataset, a configuration); `cell_id` names it."""
+
+    def __str__(self):  # KeyError would show the repr of its argument
         return self.message
 
 

@@ -1,10 +1,13 @@
-"""Atomic file writes (a temp file in the target folder, then a rename) and the failure log of pipelines."""
+"""Atomic file writes (a temp file in the target folder, then a rename), reading JSON and `.keras`
+files with errors that name the file, and the failure log of pipelines."""
 
 import csv
 import json
 import os
 import tempfile
 from contextlib import contextmanager
+
+from gfr_keras.errors import InputError, MissingInputError, OutputError
 
 
 @contextmanager
@@ -14,6 +17,8 @@ def atomic_path(path):
     A crash or an exception leaves `path` as it was (never half-written).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):  # else the rename fails naming the temp file
+        raise OutputError(f"{path} is a folder; expected the path of a file to write", path=path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
@@ -30,14 +35,49 @@ def atomic_path(path):
         raise
 
 
-def read_json(path, error_class=ValueError):
-    """Parse a JSON file; malformed JSON raises `error_class` naming the file, line and column."""
+def read_json(path, error_class=InputError):
+    """Parse a JSON file (UTF-8).
+
+    Raises:
+        `error_class` (an `InputError` unless given) naming the file for malformed JSON (with its
+        line and column), bytes that are not UTF-8, nesting too deep for Python's parser, or an
+        integer too long to convert; OSError (with its `filename`) for a file that cannot be opened.
+    """
     path = os.fspath(path)
-    with open(path) as handle:
+    with open(path, encoding="utf-8") as handle:
         try:
             return json.load(handle)
         except json.JSONDecodeError as error:
-            raise error_class(f"{path}: not valid JSON ({error})") from None
+            raise error_class(f"{path}: not valid JSON ({error})", path=path) from None
+        except UnicodeDecodeError as error:
+            raise error_class(
+                f"{path}: not a UTF-8 text file (byte {error.object[error.start]:#04x} at offset {error.start})",
+                path=path, reason="not_utf8",
+            ) from None
+        except RecursionError:
+            raise error_class(f"{path}: nested too deeply to read (thousands of levels)", path=path, reason="too_deep") from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise error_class(f"{path}: cannot read it as JSON ({error})", path=path) from None
+
+
+def load_keras_file(path, parameter=None, compile=False):
+    """A saved Keras model (`.keras`); a missing file is a `MissingInputError`, a file Keras cannot
+    read (corrupt, truncated, another format) an `InputError` that says so, both naming the file."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise MissingInputError(f"{path} does not exist (or is not a file)", parameter=parameter, path=path)
+    import zipfile
+
+    import keras
+
+    try:
+        return keras.saving.load_model(path, compile=compile)
+    except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        # Keras's own text for a damaged zip says "File not found" of a file that exists: not shown.
+        raise InputError(
+            f"{path}: cannot be read as a saved Keras model (corrupt, truncated or not a .keras file; "
+            f"Keras raised {type(error).__name__})", parameter=parameter, path=path, reason="unreadable_model",
+        ) from None
 
 
 def nan_to_none(value):

@@ -4,6 +4,7 @@ import numpy as np
 
 from gfr_keras.dataset.lookup import population_from_records
 from gfr_keras.dataset.records import REFERENCE_DATASET_PATH, read_dataset
+from gfr_keras.errors import InvalidParameterError
 
 STEP_MS = (500, 2500)
 NOISE_MS = (2500, 4500)
@@ -53,6 +54,8 @@ def drive_reference_neurons(records=None):
     """
     if records is None:
         records = read_dataset(REFERENCE_DATASET_PATH)
+    if not records:
+        raise InvalidParameterError("records: expected at least one neuron's record, got none", parameter="records")
     time_ms, current_pa = demo_current_pa()
     results = []
     for bin_size_ms in sorted({r["bin_size"] for r in records}):

@@ -231,3 +231,19 @@ def test_gfr_export_command_in_a_fresh_process(exports, tmp_path):
     manifest = json.loads((tmp_path / "sm" / "lmnist" / "1" / "manifest.json").read_text())
     assert manifest["source"] == str(run_dir) and "serving_default" in manifest["signatures"]
     assert manifest["training"]["test_accuracy"] == 0.8125  # the run's accuracy travels with the model
+
+
+def test_one_neuron_exports_and_runs(exports, tmp_path):
+    """A population of one cell (the last axis of every current is then 1) exports and runs,
+    `simulate` and `step`, as two cells do (the 3-cell export above)."""
+    record = exports["records"][:1]
+    neurons = tf.saved_model.load(export_gfr_neurons(record, os.fspath(gk.SHIPPED_DATASET_PATH), tmp_path))
+    current = currents(units=1)
+    whole = neurons.signatures["simulate"](current_pa=tf.constant(current))["rate_per_ms"].numpy()
+    layer = gk.population_from_records(record, return_sequences=True)
+    np.testing.assert_allclose(whole, np.asarray(layer(current)), atol=1e-6)
+    n = layer.n_traces
+    out = neurons.signatures["step"](
+        current_pa=tf.constant(current), rate_state=tf.zeros((2, 1)), trace_state=tf.zeros((2, n))
+    )
+    np.testing.assert_allclose(out["rate_per_ms"].numpy(), whole, rtol=1e-6, atol=1e-9)

@@ -133,4 +133,4 @@ def test_bad_inputs_are_named(tmp_path, capsys):
     assert main(["train-network", "--configuration", "20", "--out", str(tmp_path / "z"), *SMALL]) == 2
     assert "--configuration: expected bin,activation-bin" in capsys.readouterr().err
     assert main(["train-network", "--beta-lr-scale", "0", "--out", str(tmp_path / "w"), *SMALL]) == 2
-    assert "--beta-lr-scale: expected a positive number, got 0.0" in capsys.readouterr().err
+    assert "argument --beta-lr-scale: expected a finite number > 0, got '0'" in capsys.readouterr().err

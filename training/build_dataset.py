@@ -5,6 +5,9 @@ how they were fitted (docs/dataset_format.md). `--merge` adds the fits to an exi
 dataset (ours, or the published file), keeping its records and their provenance.
 """
 
+#: Library parameter -> flag, where the flag is not the parameter's name with dashes.
+FLAGS = {"folders": "--fits"}
+
 
 def add_arguments(parser):
     parser.add_argument("--fits", nargs="+", required=True, help="FITS_DIR folders of `gfr fit` (any configurations, any shards)")

@@ -53,7 +53,8 @@ def build_parser():
         module = importlib.import_module(f"training.{name.replace('-', '_')}")
         stage = commands.add_parser(name, help=help_text, description=module.__doc__, formatter_class=_HelpFormatter)
         module.add_arguments(stage)
-        stage.set_defaults(handler=module.run, uses_keras=uses_keras)
+        # FLAGS: library parameter -> this stage's flag, where the flag is not `--` + the name with dashes.
+        stage.set_defaults(handler=module.run, uses_keras=uses_keras, stage_parser=stage, flags=getattr(module, "FLAGS", {}))
     return parser
 
 
@@ -85,18 +86,21 @@ def _load_libraries():
 
 
 def main(argv=None):
+    """Run one stage; the exit status: 0, 2 for the user's errors (one line), 1 for a bug (its
+    traceback written to a file), 130 when interrupted (see training.error_report)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exit:  # --help, or an argument error already printed by argparse
         return exit.code
-    if args.uses_keras and os.environ.get("GFR_VERBOSE_STARTUP") != "1":
-        _load_libraries()
     try:
+        if args.uses_keras and os.environ.get("GFR_VERBOSE_STARTUP") != "1":
+            _load_libraries()
         return args.handler(args)
-    except (ValueError, KeyError, FileNotFoundError, TypeError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"gfr {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as error:
+        from training.error_report import option_flags, report
+
+        return report(error, args.command, argv, args.flags, option_flags(args.stage_parser))
 
 
 if __name__ == "__main__":

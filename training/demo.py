@@ -2,6 +2,8 @@
 
 import os
 
+from training import options
+
 
 def add_arguments(parser):
     parser.add_argument("--out", default="demo_output", help="folder for gfr_demo.png")
@@ -15,6 +17,8 @@ def run(args):
     from gfr_keras.units import HZ_PER_PER_MS
 
     records = read_dataset(args.dataset) if args.dataset else None
+    if records == []:
+        raise options.usage_error("dataset", f"{args.dataset} holds no records (an empty list): no neurons to drive")
     time_ms, current_pa, results = drive_reference_neurons(records)
     os.makedirs(args.out, exist_ok=True)
     path = plot_reference_neurons(time_ms, current_pa, results, os.path.join(args.out, "gfr_demo.png"))

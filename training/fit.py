@@ -9,17 +9,31 @@ import dataclasses
 import functools
 import os
 
+from training import options
+
+#: The activation polynomial's degree: 0 would make g constant (no dependence on the current);
+#: the published default is 1, and higher degrees than 10 overflow `x**k` for currents beyond sigma.
+MAX_DEGREE = 10
+#: Library parameter -> flag, where the flag is not the parameter's name with dashes.
+FLAGS = {
+    "processed_dir": "--processed", "out_dir": "--out", "folders": "--out", "name_or_path": "--config",
+    "bin_size_ms": "--bin-size", "activation_bin_size_ms": "--activation-bin-size", "configuration": "--configurations",
+}
+
 
 def add_arguments(parser):
     parser.add_argument("--processed", required=True, help="PROCESSED_DIR with <cell_id>.h5 files")
-    parser.add_argument("--bin-size", type=int, help="model bin size, ms (10, 20, 50, 100)")
-    parser.add_argument("--activation-bin-size", type=int, help="activation bin size, ms (20, 100)")
+    parser.add_argument("--bin-size", type=options.positive_int, help="model bin size, ms (10, 20, 50, 100)")
+    parser.add_argument("--activation-bin-size", type=options.positive_int, help="activation bin size, ms (20, 100)")
     parser.add_argument(
         "--configurations", nargs="+", metavar="BIN,ACTV",
         help="instead of the two sizes: several configurations in ms (e.g. 20,20 50,100), or 'all' for the six",
     )
-    parser.add_argument("--degree", type=int, default=1, help="activation polynomial degree")
-    parser.add_argument("--C", type=float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
+    parser.add_argument(
+        "--degree", type=options.number(int, minimum=1, maximum=MAX_DEGREE), default=1,
+        help=f"activation polynomial degree, 1 to {MAX_DEGREE}",
+    )
+    parser.add_argument("--C", type=options.non_negative_float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
     parser.add_argument("--config", default="default", help="training protocol: a packaged config (default, test) or a JSON file")
     parser.add_argument(
         "--mask-padding", action="store_true",
@@ -38,29 +52,42 @@ def add_arguments(parser):
         "--out", required=True,
         help="FITS_DIR for <cell_id>.json files and failures.csv; with --configurations it must hold {bin} and {actv}",
     )
-    parser.add_argument("--chunk-size", type=int, default=200, help="cells fitted together")
+    parser.add_argument("--chunk-size", type=options.positive_int, default=200, help="cells fitted together")
     parser.add_argument("--shard", default="0/1", help="i/n: fit cells i, i+n, i+2n, ... of the sorted list")
     parser.add_argument(
-        "--plot-cells", nargs="*", type=int, default=[], metavar="CELL_ID",
+        "--plot-cells", nargs="*", type=options.cell_id, default=[], metavar="CELL_ID",
         help="also draw these cells' fits (f-I curve, kernels, Noise 2) into FITS_DIR/plots/",
     )
-    parser.add_argument("--plot-best", type=int, default=0, metavar="N", help="also draw the fits of the N cells with the best test EVR")
+    parser.add_argument("--plot-best", type=options.non_negative_int, default=0, metavar="N", help="also draw the fits of the N cells with the best test EVR")
 
 
 def _configurations(args):
     """The (bin, actv) pairs asked for, and the output folder of each."""
     if args.configurations:
         if args.bin_size or args.activation_bin_size:
-            raise ValueError("--configurations: give it or --bin-size/--activation-bin-size, not both")
+            raise options.usage_error("configurations", "give it or --bin-size/--activation-bin-size, not both")
         if "{bin}" not in args.out or "{actv}" not in args.out:
-            raise ValueError(f"--out: with --configurations it must hold {{bin}} and {{actv}}, got {args.out!r}")
+            raise options.usage_error("out", f"with --configurations it must hold {{bin}} and {{actv}}, got {args.out!r}")
         from gfr_keras.neurons.timescales import CONFIGURATIONS, parse_configuration
 
         pairs = CONFIGURATIONS if args.configurations == ["all"] else [parse_configuration(c) for c in args.configurations]
-        return [(b, a, args.out.format(bin=b, actv=a)) for b, a in pairs]
+        try:
+            return [(b, a, args.out.format(bin=b, actv=a)) for b, a in pairs]
+        except (KeyError, IndexError, ValueError):
+            raise options.usage_error("out", f"only {{bin}} and {{actv}} may be in braces, got {args.out!r}") from None
     if args.bin_size is None or args.activation_bin_size is None:
-        raise ValueError("--bin-size and --activation-bin-size (or --configurations) are required")
+        raise options.usage_error("bin_size", "--bin-size and --activation-bin-size (or --configurations) are required")
     return [(args.bin_size, args.activation_bin_size, args.out)]
+
+
+def _check_plot_cells(args):
+    """Before the fit: every `--plot-cells` cell has a processed file (its fit is checked after)."""
+    from gfr_keras.fitting.pipeline import processed_paths
+
+    present = {int(os.path.basename(p)[:-3]) for p in processed_paths(args.processed)}
+    absent = [c for c in args.plot_cells if c not in present]
+    if absent:
+        raise options.usage_error("plot_cells", f"no processed file for cell(s) {absent} in {args.processed}")
 
 
 def run(args):
@@ -76,7 +103,8 @@ def run(args):
     overrides.update({"loss_on_padding": False} if args.mask_padding else {})
     config = dataclasses.replace(config, **overrides)
     if args.finetune and not config.retrain_model:
-        raise ValueError("--finetune: it starts refits from saved fits, so it needs --retrain (config key retrain_model)")
+        raise options.usage_error("finetune", "it starts refits from saved fits, so it needs --retrain (config key retrain_model)")
+    _check_plot_cells(args)
     # Every configuration reads the same files (all bin sizes are in each): read each once.
     # Held in memory for the whole run: about 1 MB per cell; shard larger databases.
     read_cell = functools.lru_cache(maxsize=None)(read_processed_cell) if len(configurations) > 1 else read_processed_cell
@@ -112,7 +140,7 @@ def _figures(args, bin_size, actv, out):
     best = sorted((f for f in fits if is_ok(f) and f.get("test_evr") is not None), key=lambda f: -f["test_evr"])
     for cell_id in [*args.plot_cells, *[f["cell_id"] for f in best[: args.plot_best]]]:
         if cell_id not in by_id or not is_ok(by_id[cell_id]):
-            raise ValueError(f"--plot-cells: cell {cell_id} has no successful fit in {out}")
+            raise options.usage_error("plot_cells", f"cell {cell_id} has no successful fit in {out}")
         cell = read_processed_cell(os.path.join(args.processed, f"{cell_id}.h5"))
         path = os.path.join(out, "plots", f"{cell_id}.png")
         plot_cell_fit(by_id[cell_id], cell, path)

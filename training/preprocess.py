@@ -8,13 +8,18 @@ and `gfr_keras.ephys.nwb2_pipeline`.
 
 import os
 
+from training import options
+
+#: Library parameter -> flag, where the flag is not the parameter's name with dashes.
+FLAGS = {"manifest_path": "--manifest", "out_dir": "--out"}
+
 
 def add_arguments(parser):
     parser.add_argument("--manifest", default="cell_types/manifest.json", help="CellTypesCache manifest (default: %(default)s)")
     parser.add_argument("--out", required=True, help="PROCESSED_DIR for <cell_id>.h5, failures.csv, cell_ids.csv")
     parser.add_argument("--cell-ids", help="CSV of cell ids (one per line, or a 'cell_id' column); default: every cell of the cache")
     parser.add_argument("--plots", action="store_true", help="also write PROCESSED_DIR/plots/<cell_id>.png")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes; 1 works in this process")
+    parser.add_argument("--workers", type=options.positive_int, default=min(2, os.cpu_count() or 1), help="processes; 1 works in this process")
     parser.add_argument(
         "--max-rate-sweeps",
         choices=["all", "fitted"],
@@ -63,8 +68,6 @@ def run(args):
         return run_nwb(args)
     if args.stimulus_map or args.cell_id is not None:
         raise ValueError("--stimulus-map and --cell-id go with --nwb (NWB 2 files)")
-    if args.workers < 1:
-        raise ValueError(f"--workers: expected a positive number of processes, got {args.workers}")
     # A module-level function (not a lambda): the worker processes receive it pickled.
     on_cell = functools.partial(_plot, os.path.join(args.out, "plots")) if args.plots else None
     cell_ids = read_cell_ids(args.cell_ids) if args.cell_ids else None
@@ -72,11 +75,12 @@ def run(args):
         args.manifest, args.out, cell_ids, keep_raw=args.plots, on_cell=on_cell, download=args.download,
         max_rate_sweeps=args.max_rate_sweeps, workers=args.workers, unused_sweeps=args.unused_sweeps,
     )
-    done, skipped, failed, failures = summary["done"], summary["skipped"], summary["failed"], summary["failures"]
-    missing_noise = sum(1 for c in failed if "Noise" in failures[c] and "missing stimulus" in failures[c])
+    done, skipped, failed = summary["done"], summary["skipped"], summary["failed"]
+    missing_noise = sum(1 for kind in summary["failure_kinds"].values() if kind == "missing_noise_stimulus")
+    where = f" (see {summary['failures_path']})" if failed and summary["failures_path"] else ""
     print(
         f"preprocess: {len(done) + len(skipped) + len(failed)} cells in {summary['seconds']:.1f} s: {len(done)} processed, "
-        f"{len(skipped)} skipped (already done), {len(failed)} failed (see {summary['failures_path']})\n"
+        f"{len(skipped)} skipped (already done), {len(failed)} failed{where}\n"
         f"  with Noise 1 and Noise 2: {len(done) + len(skipped)}; without Noise 1 or Noise 2: {missing_noise}"
     )
     return 0 if not failed or done or skipped else 1

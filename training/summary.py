@@ -88,7 +88,9 @@ def run(args):
         print("\n".join(_dataset_summary(args.folder)))
         return 0
     if not os.path.isdir(args.folder):
-        raise FileNotFoundError(f"folder: {args.folder} does not exist")
+        from gfr_keras.errors import MissingInputError
+
+        raise MissingInputError(f"folder: {args.folder} does not exist (or is not a folder)", path=args.folder)
     lines = [f"== summary of {args.folder}"]
     sections = (
         ("first look", [f"  {p}" for p in sorted(glob.glob(os.path.join(args.folder, "*.png")))]),

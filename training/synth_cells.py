@@ -10,23 +10,32 @@ shipped dataset). `--per-line` takes several cells of every mouse cre line.
 import os
 import time
 
+from training import options
+
 _MODULES = {"spiking": "gfr_keras.ephys.spiking_bank", "glif": "gfr_keras.ephys.synthetic"}
 _DEFAULT_RATE_HZ = {"spiking": 50_000, "glif": 10_000}
+#: Slowest sampling rate of each model (Hz): allensdk's feature extractor filters spiking recordings at
+#: 10 kHz, which needs more than 20 kHz; the GLIF bank was made at 10 kHz, and slower rates leave
+#: spikes a single sample wide. Allen's own recordings are 50 to 200 kHz.
+_MIN_RATE_HZ = {"spiking": 20_001, "glif": 10_000}
+_MAX_RATE_HZ = 200_000
 
 
 def add_arguments(parser):
-    parser.add_argument("--n", type=int, default=12, help="number of cells")
-    parser.add_argument("--seed", type=int, default=0, help="which real cells, and the noise")
+    parser.add_argument("--n", type=options.positive_int, default=12, help="number of cells")
+    parser.add_argument("--seed", type=options.seed, default=0, help="which real cells, and the noise")
     parser.add_argument("--out", required=True, help="cache folder (manifest.json, cells.json, specimen_<id>/)")
     parser.add_argument(
-        "--per-line", type=int, default=1, help="mouse cells of each transgenic line chosen first (all a line has if fewer)"
+        "--per-line", type=options.positive_int, default=1, help="mouse cells of each transgenic line chosen first (all a line has if fewer)"
     )
     parser.add_argument("--model", choices=sorted(_MODULES), default="spiking", help="the cells' neuron model (see above)")
     parser.add_argument(
-        "--sampling-rate", type=int, help="samples per second (default: 50000 for spiking, > 20000 for Allen's feature extractor; 10000 for glif)"
+        "--sampling-rate", type=options.number(int, minimum=min(_MIN_RATE_HZ.values()), maximum=_MAX_RATE_HZ),
+        help="samples per second (default: 50000 for spiking, which needs > 20000 for Allen's feature extractor; "
+        "10000 for glif; at most 200000)",
     )
-    parser.add_argument("--batch", type=int, default=8, help="spiking: cells simulated together, all sweeps at once")
-    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes; 1 simulates in this process")
+    parser.add_argument("--batch", type=options.positive_int, default=8, help="spiking: cells simulated together, all sweeps at once")
+    parser.add_argument("--workers", type=options.positive_int, default=min(2, os.cpu_count() or 1), help="processes; 1 simulates in this process")
     parser.add_argument(
         "--format", choices=["nwb1", "nwb2", "both"], default="nwb1",
         help="spiking: the recordings as the cache's NWB 1 files (specimen_<id>/ephys.nwb, read by --manifest), "
@@ -93,16 +102,14 @@ def run(args):
     from gfr_keras.dataset.provenance import synthetic_source
     from gfr_keras.ephys.synthetic import write_bank_description
 
-    if args.n < 1:
-        raise ValueError(f"--n: expected a positive number of cells, got {args.n}")
-    if getattr(args, "format", "nwb1") != "nwb1" and args.model != "spiking":
-        raise ValueError(f"--format {args.format}: NWB 2 banks are written for --model spiking only")
-    if args.batch < 1:
-        raise ValueError(f"--batch: expected a positive number of cells, got {args.batch}")
-    module = importlib.import_module(_MODULES[args.model])
+    if args.format != "nwb1" and args.model != "spiking":
+        raise options.usage_error("format", f"NWB 2 banks are written for --model spiking only, got --model {args.model}")
     rate = args.sampling_rate or _DEFAULT_RATE_HZ[args.model]
-    if args.per_line < 1:
-        raise ValueError(f"--per-line: expected a positive number of cells, got {args.per_line}")
+    if rate < _MIN_RATE_HZ[args.model]:
+        raise options.usage_error(
+            "sampling_rate", f"the {args.model} model needs at least {_MIN_RATE_HZ[args.model]} Hz, got {rate}"
+        )
+    module = importlib.import_module(_MODULES[args.model])
     chosen = module.choose_cells(module.load_allen_metadata(), args.n, args.seed, per_line=args.per_line)
     rows = [row.to_dict() for _, row in chosen.iterrows()]
     manifest = module.write_cache_index(args.out, rows)

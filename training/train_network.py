@@ -8,15 +8,20 @@ RUN_DIR/result.json with accuracies, epochs, parameters and wall time.
 
 import json
 
+from training import options
+
+#: Library parameter -> flag, where the flag is not the parameter's name with dashes.
+FLAGS = {"units": "--n-nodes", "replace": "--sample-with-replacement", "source": "--neurons-from", "learning_rate": "--lr"}
+
 # Known here without importing Keras, so `--help` stays fast; gfr_keras.network.baselines checks it too.
 BASELINES = ("simple_rnn", "gru", "lstm")
 
 
 def add_arguments(parser):
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=10, help="(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
-    parser.add_argument("--n-nodes", type=int, default=256, help="hidden units (default: %(default)s)")
+    parser.add_argument("--lr", type=options.positive_float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    parser.add_argument("--epochs", type=options.positive_int, default=10, help="(default: %(default)s)")
+    parser.add_argument("--batch-size", type=options.positive_int, default=64, help="(default: %(default)s)")
+    parser.add_argument("--n-nodes", type=options.positive_int, default=256, help="hidden units (default: %(default)s)")
     parser.add_argument("--neurons", choices=("default", "biological"), default="default")
     parser.add_argument("--freeze-neurons", action="store_true", help="train only the projections")
     parser.add_argument("--freeze-activation", "--freeze-activations", dest="freeze_activation", action="store_true", help="keep every neuron's g fixed (train alpha and beta)")
@@ -42,13 +47,13 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--beta-lr-scale",
-        type=float,
+        type=options.positive_float,
         default=1e-3,
         help="factor on the learning rate of the neurons' beta, which acts as 1000*beta; 1 = plain Adam as the reference (default: %(default)s)",
     )
     parser.add_argument(
         "--alpha-lr-scale",
-        type=float,
+        type=options.positive_float,
         help="factor on the learning rate of the neurons' alpha (default: 1e-2 for biological neurons, whose slow "
         "traces' gain a plain step moves out of range, 1 for default neurons)",
     )
@@ -86,32 +91,24 @@ def add_arguments(parser):
     parser.add_argument("--data-dir", help="a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST)")
     parser.add_argument("--tfds", action="store_true", help="full MNIST through tensorflow-datasets (downloads once)")
     parser.add_argument("--baseline", choices=BASELINES, help="train this Keras layer instead, same pipeline")
-    parser.add_argument("--limit", type=int, help="use only the first N training and N/4 test images (smoke runs)")
+    parser.add_argument("--limit", type=options.positive_int, help="use only the first N training and N/4 test images (smoke runs)")
     parser.add_argument("--distribute", action="store_true", help="train under tf.distribute.MirroredStrategy")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=options.seed, default=0)
     parser.add_argument("--out", required=True, help="RUN_DIR")
 
 
 def _check(args):
     from gfr_keras.neurons.timescales import parse_configuration
 
-    for name in ("epochs", "batch_size", "n_nodes"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
+    # The numbers were checked when parsed (training.options).
     if args.alpha_lr_scale is None:
         args.alpha_lr_scale = 1e-2 if args.neurons == "biological" and args.protocol == "project" else 1.0
-    for name in ("beta_lr_scale", "alpha_lr_scale"):
-        if not getattr(args, name) > 0:
-            raise ValueError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
-    options = {}
+    scaling_options = {}
     for item in args.scaling_option:
         key, _, value = item.partition("=")
-        options[key] = {"true": True, "false": False}.get(value.lower(), value)
-    args.scaling_options = options
-    try:
-        return parse_configuration(args.configuration)
-    except ValueError as error:
-        raise ValueError(f"--{error}") from None
+        scaling_options[key] = {"true": True, "false": False}.get(value.lower(), value)
+    args.scaling_options = scaling_options
+    return parse_configuration(args.configuration)  # its error names `configuration`: --configuration
 
 
 def run(args):
@@ -180,12 +177,12 @@ def _build(args, configuration, input_shape):
         from gfr_keras.network.permuted import permuted_network
 
         if args.baseline:
-            raise ValueError("--neurons-from: a permuted network has GFR neurons; drop --baseline")
+            raise options.usage_error("neurons_from", "a permuted network has GFR neurons; drop --baseline")
         model, _ = permuted_network(args.neurons_from, seed=args.seed)
         if tuple(model.input.shape[1:]) != tuple(input_shape):
-            raise ValueError(
-                f"--neurons-from: the network in {args.neurons_from} reads images of shape {tuple(model.input.shape[1:])}, "
-                f"the data (--variant {args.variant}) is {tuple(input_shape)}"
+            raise options.usage_error(
+                "neurons_from", f"the network in {args.neurons_from} reads images of shape {tuple(model.input.shape[1:])}, "
+                f"the data (--variant {args.variant}) is {tuple(input_shape)}",
             )
         return compile_network(
             model, args.lr, readout_loss=args.readout_loss, beta_learning_rate_scale=args.beta_lr_scale,

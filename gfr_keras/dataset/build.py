@@ -4,6 +4,8 @@ import numpy as np
 
 from gfr_keras.dataset.fits import is_ok
 from gfr_keras.dataset.filters import passes_filters
+from gfr_keras.dataset.records import validate_record
+from gfr_keras.errors import InputError
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 
 
@@ -31,8 +33,9 @@ def build_records(fits):
         EVRs of all fitted cells and of the kept ones.
 
     Raises:
-        ValueError naming the file of a fit at an unknown configuration, or of a
-        cell fitted twice at one configuration.
+        InputError (a ValueError) naming the file of a fit at an unknown configuration,
+        of a cell fitted twice at one configuration, or of a kept fit whose record is
+        malformed (`validate_record`).
     """
     records = []
     table = {c: {"fitted": 0, "ok": 0, "kept": 0, "test_evr": [], "all_test_evr": []} for c in CONFIGURATIONS}
@@ -40,12 +43,15 @@ def build_records(fits):
     for fit in fits:
         configuration = (fit["bin_size"], fit["actv_bin_size"])
         if configuration not in table:
-            raise ValueError(
-                f"{fit['_path']}: configuration {list(configuration)} is not one of {[list(c) for c in CONFIGURATIONS]}"
+            raise InputError(
+                f"{fit['_path']}: configuration {list(configuration)} is not one of {[list(c) for c in CONFIGURATIONS]}",
+                path=fit["_path"],
             )
         ident = (fit["cell_id"], *configuration)
         if ident in seen:
-            raise ValueError(f"{fit['_path']}: cell {fit['cell_id']} at {list(configuration)} is also in {seen[ident]}")
+            raise InputError(
+                f"{fit['_path']}: cell {fit['cell_id']} at {list(configuration)} is also in {seen[ident]}", path=fit["_path"]
+            )
         seen[ident] = fit["_path"]
         row = table[configuration]
         row["fitted"] += 1
@@ -56,6 +62,7 @@ def build_records(fits):
             row["kept"] += 1
             row["test_evr"].append(fit["test_evr"])
             records.append(_record(fit, configuration))
+            validate_record(records[-1], fit["_path"])  # the error names the fit file, not the dataset
     records.sort(key=lambda r: (r["bin_size"], r["actv_bin_size"], r["cell_id"]))
     return records, table
 

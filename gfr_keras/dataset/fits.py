@@ -7,6 +7,10 @@ A fit file holds the configuration, `status` (`FitStatus`), `failure_reason`
 import enum
 import os
 
+import math
+import numbers
+
+from gfr_keras.errors import InputError, MissingInputError
 from gfr_keras.io_utils import read_json
 
 
@@ -33,18 +37,45 @@ def read_fits(folders):
     """Every fit file (`<cell_id>.json`) in `folders`, each dict with its `_path`.
 
     Raises:
-        FileNotFoundError naming a folder that does not exist; ValueError naming a
-        file that is not valid JSON.
+        MissingInputError (a FileNotFoundError) naming a folder that does not exist;
+        InputError (a ValueError) naming a file that is not valid JSON or not a fit
+        (`_check_fit`).
     """
     fits = []
     for folder in folders:
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"--fits: {folder} is not a folder")
+            raise MissingInputError(f"folders: {folder} is not a folder", parameter="folders", path=folder)
         for name in sorted(os.listdir(folder)):
             if not (name.endswith(".json") and name[:-5].isdigit()):
                 continue
             path = os.path.join(folder, name)
             fit = read_json(path)
+            _check_fit(fit, path)
             fit["_path"] = path
             fits.append(fit)
     return fits
+
+
+_METRICS = ("val_evr", "test_evr", "train_loss", "test_loss")
+
+
+def _check_fit(fit, path):
+    """The fields later stages rely on: a JSON object with an int64 `cell_id`, integer bin sizes,
+    a `status` string, and metrics that are numbers or null. (The parameters are checked as a
+    dataset record when a fit is kept.)"""
+    if not isinstance(fit, dict):
+        raise InputError(f"{path}: expected a JSON object (one fit), got {type(fit).__name__}", path=path)
+    for key in ("cell_id", "bin_size", "actv_bin_size"):
+        value = fit.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            shown = repr(value) if len(repr(value)) < 40 else repr(value)[:20] + "..."
+            raise InputError(f"{path}: field '{key}': expected a non-negative integer, got {shown}", path=path, field=key)
+    # Fits of older versions carry other failure statuses ("nan loss"): any text; only "ok" counts as fitted.
+    if not isinstance(fit.get("status"), str):
+        raise InputError(f"{path}: field 'status': expected a string such as 'ok', got {fit.get('status')!r}", path=path,
+                         field="status")
+    for key in _METRICS:
+        value = fit.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isinf(value)):
+            raise InputError(f"{path}: field '{key}': expected a finite number or null, got {value!r}", path=path,
+                             field=key)

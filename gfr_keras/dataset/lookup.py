@@ -6,6 +6,7 @@ import keras
 
 from gfr_keras.dataset.frames import as_frames
 from gfr_keras.dataset.records import COLUMNS
+from gfr_keras.errors import MissingRecordError
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 from gfr_keras.neurons.layer import GFR
 
@@ -22,9 +23,10 @@ def _cell_id(cell_id):
 def _missing_cell_error(frames, cell_id, configuration):
     elsewhere = [list(c) for c, frame in frames.items() if c != configuration and (frame["cell_id"] == cell_id).any()]
     where = f"; it is in the dataset at {elsewhere}" if elsewhere else "; it is not in the dataset at any configuration"
-    return KeyError(
+    return MissingRecordError(
         f"cell_id {cell_id} is not in the dataset for configuration "
-        f"(bin_size_ms={configuration[0]}, activation_bin_size_ms={configuration[1]}){where}"
+        f"(bin_size_ms={configuration[0]}, activation_bin_size_ms={configuration[1]}){where}",
+        parameter="cell_ids", cell_id=cell_id,
     )
 
 

@@ -64,8 +64,12 @@ def validate_record(record, context="record"):
             context = f"{context} (cell_id {record['cell_id']!r})"
         raise DatasetError(f"{context}: missing field(s) {missing}")
     cell_id = record["cell_id"]
-    if isinstance(cell_id, bool) or not isinstance(cell_id, int) or cell_id < 0:
-        raise DatasetError(f"{context}: field 'cell_id': expected a non-negative integer, got {cell_id!r}")
+    # int64: the DataFrames, HDF5 files and SavedModels hold cell ids as int64.
+    if isinstance(cell_id, bool) or not isinstance(cell_id, int) or not 0 <= cell_id < 2**63:
+        shown = repr(cell_id) if len(repr(cell_id)) < 40 else repr(cell_id)[:20] + "..."
+        raise DatasetError(
+            f"{context}: field 'cell_id': expected a non-negative integer below 2**63, got {shown}", field="cell_id"
+        )
     context = f"{context} (cell_id {cell_id})"
     cre_line = record["cre-line"]
     # The published writer leaves human cells' empty line_name as NaN (JSON token NaN).

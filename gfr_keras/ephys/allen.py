@@ -21,7 +21,12 @@ from gfr_keras.ephys.binning import (
 
 
 class CellProcessingError(InputError):
-    """A cell that cannot be processed; the message is the reason recorded in failures.csv."""
+    """A cell that cannot be processed; the message is the reason recorded in failures.csv.
+
+    `reason` is a stable code for the kind of failure: `unreadable_file`, `unreadable_sweep`,
+    `unbinnable_sweep`, `missing_stimulus`, `missing_noise_stimulus` (Noise 1 or Noise 2 missing),
+    `no_spikes`, `late_spike`, `unbinnable_unused_sweep`.
+    """
 
 
 def open_cache(manifest_path):
@@ -68,7 +73,9 @@ def _read_sweep(data_set, sweep_number, every_spike_time, every_sweep=False):
         spike_times = np.asarray(data_set.get_spike_times(sweep_number), dtype=np.float64)
         sweep = data_set.get_sweep(sweep_number) if used else None
     except Exception as error:  # allensdk/h5py raise many kinds for a bad file
-        raise CellProcessingError(f"sweep {sweep_number}: cannot read it: {type(error).__name__}: {error}") from None
+        raise CellProcessingError(
+            f"sweep {sweep_number}: cannot read it: {type(error).__name__}: {error}", reason="unreadable_sweep"
+        ) from None
     return stimulus_name, sweep, spike_times
 
 
@@ -81,7 +88,7 @@ def _bin_one_sweep(sweep_number, stimulus_name, sweep, spike_times, bin_sizes_ms
             stimulus_name, current_pa, response_mv, spike_times, sampling_rate, sweep["index_range"], bin_sizes_ms
         )
     except ValueError as error:
-        raise CellProcessingError(f"sweep {sweep_number}: {error}") from None
+        raise CellProcessingError(f"sweep {sweep_number}: {error}", reason="unbinnable_sweep") from None
     if keep_raw:
         binned["raw"] = {
             "current_pa": current_pa,
@@ -105,15 +112,17 @@ def _check_as_published(sweep_number, stimulus_name, sweep, spike_times):
     if late:
         raise CellProcessingError(
             f"sweep {sweep_number} ({stimulus_name}): a spike at {late[0]:.4f} s is past the end of the recording "
-            "(--unused-sweeps check drops the cell, as the published preprocessing)"
+            '(unused_sweeps="check" drops the cell, as the published preprocessing)',
+            reason="late_spike",
         )
     if stimulus_name not in STIMULUS_NAMES:
         try:
             analysis_window(stimulus_name, current_pa, 1e3 * np.asarray(sweep["response"]), sweep["index_range"])
         except ValueError as error:
             raise CellProcessingError(
-                f"sweep {sweep_number}, not used by the model: {error} (--unused-sweeps check drops the cell, as the "
-                "published preprocessing)"
+                f"sweep {sweep_number}, not used by the model: {error} (unused_sweeps=\"check\" drops the cell, as "
+                "the published preprocessing)",
+                reason="unbinnable_unused_sweep",
             ) from None
 
 
@@ -136,6 +145,12 @@ def _bin_sweeps(data_set, sweep_numbers, bin_sizes_ms, keep_raw, every_spike_tim
 def _most_common_rate(sweeps):
     rates = [sweep["sampling_rate_hz"] for sweep in sweeps.values()]
     return max(set(rates), key=lambda rate: (rates.count(rate), rate))
+
+
+def _missing_stimulus(missing, present):
+    # A cell without Noise 1 or Noise 2 cannot be validated or tested: callers count those apart.
+    reason = "missing_noise_stimulus" if any(name.startswith("Noise") for name in missing) else "missing_stimulus"
+    return CellProcessingError(f"missing stimulus: {', '.join(missing)} (has {sorted(present) or 'none'})", reason=reason)
 
 
 def process_cell(
@@ -179,16 +194,17 @@ def process_cell(
         data_set = cache.get_ephys_data(cell_id)
         sweep_numbers = sorted(data_set.get_sweep_numbers())
     except Exception as error:  # allensdk/h5py raise many kinds for a bad file
-        raise CellProcessingError(f"cannot read the NWB file: {type(error).__name__}: {error}") from None
+        message = f"cannot read the NWB file: {type(error).__name__}: {error}"
+        raise CellProcessingError(message, reason="unreadable_file") from None
     sweeps, fitted_spikes, all_spikes = _bin_sweeps(
         data_set, sweep_numbers, bin_sizes_ms, keep_raw, max_rate_sweeps == "all", unused_sweeps == "check"
     )
     present = {sweep["stimulus_name"] for sweep in sweeps.values()}
     missing = [name for name in REQUIRED_STIMULI if name not in present]
     if missing:
-        raise CellProcessingError(f"missing stimulus: {', '.join(missing)} (has {sorted(present) or 'none'})")
+        raise _missing_stimulus(missing, present)
     if not any(len(times) for times in fitted_spikes):
-        raise CellProcessingError("no spikes in any sweep")
+        raise CellProcessingError("no spikes in any sweep", reason="no_spikes")
     return {
         "cell_id": int(cell_id),
         "max_firing_rate_per_ms": max_firing_rate_per_ms(all_spikes if max_rate_sweeps == "all" else fitted_spikes),

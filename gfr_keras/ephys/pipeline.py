@@ -15,37 +15,49 @@ from gfr_keras.ephys.allen import CellProcessingError, list_cells, open_cache, p
 from gfr_keras.dataset.provenance import allen_source
 from gfr_keras.ephys.processed import write_processed_cell
 from gfr_keras.ephys.synthetic import BANK_DESCRIPTION
+from gfr_keras.errors import InputError, MissingInputError
 from gfr_keras.io_utils import FailureLog, read_json, remove_stale_temp_files, write_csv_atomic
 
 
 def read_cell_ids(path):
     """Cell ids from a CSV: one per line, optionally under a header; errors name the file and line."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise InputError(f"{path}: not a CSV text file of cell ids ({error})", path=path) from None
     ids = []
-    with open(path, newline="") as handle:
-        for line_number, row in enumerate(csv.reader(handle), start=1):
-            if not row or not row[0].strip():
-                continue
-            value = row[0].strip()
-            if line_number == 1 and not value.lstrip("-").replace(".", "", 1).isdigit():
-                continue  # a header
-            try:
-                number = float(value)
-            except ValueError:
-                raise ValueError(f"{path}: line {line_number}: expected a cell id, got {value!r}") from None
-            if number != int(number) or number < 0:
-                raise ValueError(f"{path}: line {line_number}: expected a cell id, got {value!r}")
-            ids.append(int(number))
+    for line_number, row in enumerate(rows, start=1):
+        if not row or not row[0].strip():
+            continue
+        value = row[0].strip()
+        if line_number == 1 and not value.lstrip("-").replace(".", "", 1).isdigit():
+            continue  # a header
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        # Cell ids are int64 in every file this project writes.
+        if not (0 <= number < 2**63) or number != int(number):
+            raise InputError(
+                f"{path}: line {line_number}: expected a cell id, got {value!r} (an integer from 0 to 2**63 - 1)",
+                path=path, record=line_number,
+            )
+        ids.append(int(number))
     return ids
 
 
 def open_manifest(manifest_path, download=False):
     """The `CellTypesCache` of `manifest_path`; never goes online unless `download` is set."""
     if not os.path.exists(manifest_path) and not download:
-        raise FileNotFoundError(
-            f"--manifest: {manifest_path} does not exist. Point it at a CellTypesCache manifest.json "
-            f"(e.g. one written by `gfr synth-cells`), or pass --download to let allensdk create it "
-            f"and download cells from the Allen Cell Types API (online)."
+        raise MissingInputError(
+            f"manifest_path: {manifest_path} does not exist. Point it at a CellTypesCache manifest.json "
+            f"(e.g. one written by `gfr synth-cells`), or let allensdk create it and download cells from the "
+            f"Allen Cell Types API, online (download=True).",
+            parameter="manifest_path", path=manifest_path,
         )
+    if os.path.exists(manifest_path):
+        _check_manifest(manifest_path)
     return open_cache(manifest_path)
 
 
@@ -58,8 +70,29 @@ def cache_source(manifest_path, download=False):
     return allen_source(manifest_path, downloaded=download)
 
 
+def _check_manifest(manifest_path):
+    """allensdk reads a manifest without checking it (an empty file ends in `KeyError: 'manifest'`)."""
+    if os.path.isdir(manifest_path):
+        raise InputError(
+            f"manifest_path: {manifest_path} is a folder; expected its manifest.json", parameter="manifest_path",
+            path=manifest_path,
+        )
+    if os.path.getsize(manifest_path) == 0:
+        raise InputError(
+            f"manifest_path: {manifest_path} is empty; expected a CellTypesCache manifest (JSON)",
+            parameter="manifest_path", path=manifest_path, reason="empty_file",
+        )
+    manifest = read_json(manifest_path)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("manifest"), list):
+        raise InputError(
+            f"manifest_path: {manifest_path} is not a CellTypesCache manifest (expected a JSON object with a "
+            "'manifest' list)", parameter="manifest_path", path=manifest_path,
+        )
+
+
 def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore"):
-    """Process and write one cell: None, or the reason it failed (one bad cell must not stop the run)."""
+    """Process and write one cell: None, or `(message, reason code)` of its failure (one bad cell must not
+    stop the run; the code is `CellProcessingError.reason`, or `"unexpected"`)."""
     try:
         cell = process_cell(
             cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps,
@@ -70,9 +103,9 @@ def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweep
             on_cell(cell)
         write_processed_cell(cell, target)
     except CellProcessingError as error:
-        return str(error)
+        return str(error), error.reason or "unprocessable"
     except Exception as error:
-        return f"unexpected {type(error).__name__}: {error}"
+        return f"unexpected {type(error).__name__}: {error}", "unexpected"
     return None
 
 
@@ -123,8 +156,10 @@ def preprocess_cells(
             sweeps the published preprocessing could not bin (see `process_cell`).
 
     Returns:
-        dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
-        Each file records the cache's source (`cache_source`) in its `source` attribute.
+        dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason, every cell of
+        failures.csv), `failure_kinds` (id -> reason code, the cells failed in this run), `failures_path`
+        (None when failures.csv was not written), `seconds`. Each file records the cache's source
+        (`cache_source`) in its `source` attribute.
     """
     cache = open_manifest(manifest_path, download)
     cells = list_cells(cache)
@@ -146,16 +181,19 @@ def preprocess_cells(
             info = {**cells.get(cell_id, {"species": "", "cre_line": ""}), "source": source}
             jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps))
     progress = tqdm(total=len(cell_ids), initial=len(summary["skipped"]), desc="preprocess", unit="cell")
-    for cell_id, reason in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone
+    summary["failure_kinds"] = {}
+    for cell_id, outcome in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone
         progress.update(1)
-        if reason is None:
+        if outcome is None:
             summary["done"].append(cell_id)
             failures.clear(cell_id)
             continue
+        message, summary["failure_kinds"][cell_id] = outcome
         summary["failed"].append(cell_id)
-        failures.add(cell_id, reason)
-        progress.write(f"cell {cell_id}: failed: {reason}")
+        failures.add(cell_id, message)
+        progress.write(f"cell {cell_id}: failed: {message}")
     progress.close()
     summary["failures"] = dict(failures.reasons)
+    summary["failures_path"] = failures.path if os.path.exists(failures.path) else None
     summary["seconds"] = time.perf_counter() - started
     return summary

@@ -16,7 +16,7 @@ import numbers
 import os
 from importlib import resources
 
-from gfr_keras.errors import InputError
+from gfr_keras.errors import InputError, MissingInputError
 from gfr_keras.io_utils import read_json
 
 CONFIGS_DIR = resources.files("gfr_keras") / "resources" / "configs"
@@ -172,7 +172,8 @@ def load_fit_config(name_or_path):
     if text in packaged_configs():
         return FitConfig.from_json(CONFIGS_DIR / f"{text}.json")
     if not os.path.exists(text):
-        raise FileNotFoundError(
-            f"--config: {text} is neither a file nor one of the packaged configs {packaged_configs()}"
+        raise MissingInputError(
+            f"name_or_path: {text} is neither a file nor one of the packaged configs {packaged_configs()}",
+            parameter="name_or_path", path=text,
         )
     return FitConfig.from_json(text)

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from gfr_keras.dataset.fits import is_ok
 from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings, package_version, today
 from gfr_keras.ephys.processed import read_processed_cell
+from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
 from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
@@ -33,16 +34,18 @@ def parse_shard(text):
     try:
         index, count = (int(x) for x in str(text).split("/"))
     except ValueError:
-        raise ValueError(f"--shard: expected i/n such as 0/4, got {text!r}") from None
+        raise InvalidParameterError(f"shard: expected i/n such as 0/4, got {text!r}", parameter="shard") from None
     if count < 1 or not 0 <= index < count:
-        raise ValueError(f"--shard: expected 0 <= i < n, got {text!r}")
+        raise InvalidParameterError(f"shard: expected 0 <= i < n, got {text!r}", parameter="shard")
     return index, count
 
 
 def processed_paths(processed_dir, shard=(0, 1)):
     """The `<cell_id>.h5` files of a folder, sorted by cell id, every n-th from the i-th."""
     if not os.path.isdir(processed_dir):
-        raise FileNotFoundError(f"--processed: {processed_dir} is not a folder")
+        raise MissingInputError(
+            f"processed_dir: {processed_dir} is not a folder", parameter="processed_dir", path=processed_dir
+        )
     names = [p for p in os.listdir(processed_dir) if p.endswith(".h5") and p[:-3].isdigit()]
     index, count = shard
     return [os.path.join(processed_dir, p) for p in sorted(names, key=lambda p: int(p[:-3]))[index::count]]
@@ -126,12 +129,14 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
         saved fit was better and stays), `seconds`.
     """
     if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
-        raise ValueError(
-            f"--bin-size/--activation-bin-size: expected one of {[list(c) for c in CONFIGURATIONS]}, "
-            f"got [{bin_size_ms}, {activation_bin_size_ms}]"
+        raise InvalidParameterError(
+            f"bin_size_ms/activation_bin_size_ms: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"got [{bin_size_ms}, {activation_bin_size_ms}]",
+            parameter="bin_size_ms",
         )
-    if chunk_size < 1:
-        raise ValueError(f"--chunk-size: expected a positive number, got {chunk_size}")
+    check_finite_number(chunk_size, "chunk_size", minimum=1, integer=True)
+    check_finite_number(degree, "degree", minimum=1, integer=True)  # 0: g would not depend on the current
+    check_finite_number(C, "C", minimum=0)
     config = FitConfig.coerce(config)
     paths = processed_paths(processed_dir, shard)
     os.makedirs(out_dir, exist_ok=True)

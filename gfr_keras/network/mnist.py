@@ -11,6 +11,8 @@ from importlib import resources
 
 import numpy as np
 
+from gfr_keras.errors import InputError, InvalidParameterError, check_finite_number
+
 OFFLINE_MNIST_DIR = resources.files("gfr_keras") / "resources" / "mnist"
 #: md5 of the official files (yann.lecun.com), checked against the shipped copies in the tests.
 OFFICIAL_MD5 = {
@@ -65,7 +67,9 @@ def load_idx_folder(data_dir):
     found = {split: [_find(data_dir, s) for s in pair] for split, pair in stems.items()}
     missing = [s + "[.gz]" for split, pair in stems.items() for s, f in zip(pair, found[split]) if f is None]
     if missing:
-        raise ValueError(f"--data-dir {data_dir}: missing {', '.join(missing)}")
+        raise InputError(
+            f"data_dir: {data_dir}: missing {', '.join(missing)}", parameter="data_dir", path=data_dir
+        )
     return {split: _images_and_labels(*paths) for split, paths in found.items()}
 
 
@@ -137,7 +141,7 @@ def pixel_sequences(images):
 def as_variant(data, variant):
     """`load_mnist`'s dict as the network input of `variant`: `"l"` (28 rows of 28) or `"p"` (576 pixels)."""
     if variant not in VARIANTS:
-        raise ValueError(f"--variant: expected one of {VARIANTS}, got {variant!r}")
+        raise InvalidParameterError(f"variant: expected one of {VARIANTS}, got {variant!r}", parameter="variant")
     if variant == "l":
         return data
     return {
@@ -164,7 +168,7 @@ def load_mnist(data_dir=None, tfds=False, limit=None, seed=0, variant="l"):
     Args:
         data_dir: a folder in MNIST's IDX layout (MNIST, Fashion-MNIST, KMNIST).
         tfds: full MNIST through tensorflow-datasets (online, downloads once).
-        limit: smoke runs: the first `limit` training and `limit // 4` test images.
+        limit: smoke runs: the first `limit` (>= 1) training and `max(1, limit // 4)` test images; None: all.
         seed: the offline split's permutation (used when neither source is given).
         variant: `"l"` (line by line, `[n, 28, 28]`) or `"p"` (pixel by pixel, `[n, 576, 1]`).
 
@@ -172,7 +176,9 @@ def load_mnist(data_dir=None, tfds=False, limit=None, seed=0, variant="l"):
         `{"train": (images, labels), "test": (images, labels), "label": str}`.
     """
     if data_dir and tfds:
-        raise ValueError("--data-dir and --tfds: give one data source")
+        raise InvalidParameterError("data_dir, tfds: give one data source, not both", parameter="tfds")
+    if limit is not None:  # 0 or a negative limit would silently mean "all" or "all but the last"
+        check_finite_number(limit, "limit", minimum=1, integer=True)
     if data_dir:
         data = load_idx_folder(data_dir)
         data["label"] = f"IDX folder {data_dir}"

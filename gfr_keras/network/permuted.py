@@ -18,6 +18,9 @@ import os
 import keras
 import numpy as np
 
+from gfr_keras.errors import InputError, MissingInputError
+from gfr_keras.io_utils import load_keras_file
+
 #: Per-unit constants in the network cell's config that describe a neuron, not a wire.
 NEURON_CONSTANTS = ("input_scale", "recurrent_scale", "drive_offset")
 
@@ -30,15 +33,20 @@ def load_trained_network(source):
     if os.path.isdir(path):
         path = os.path.join(path, "best.keras")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"--neurons-from: {path} does not exist (expected a run folder with best.keras or a .keras file)")
-    return keras.saving.load_model(path, compile=False)
+        raise MissingInputError(
+            f"source: {path} does not exist (expected a run folder with best.keras or a .keras file)",
+            parameter="source", path=path,
+        )
+    return load_keras_file(path, "source")
 
 
 def _network_cell(model):
     try:
         return model.get_layer("gfr_rnn").cell
     except ValueError:
-        raise ValueError(f"--neurons-from: model {model.name!r} has no GFR layer 'gfr_rnn' (a baseline?)") from None
+        raise InputError(
+            f"source: model {model.name!r} has no GFR layer 'gfr_rnn' (a baseline?)", parameter="source"
+        ) from None
 
 
 def _permuted_config(config, indices):

@@ -3,6 +3,7 @@
 import numpy as np
 import keras
 
+from gfr_keras.errors import InvalidParameterError
 from gfr_keras.neurons.cell import GFRCell
 from gfr_keras.neurons.params import stack_params
 from gfr_keras.units import HZ_PER_PER_MS
@@ -145,10 +146,11 @@ def sample_records(dataset, units, configuration=(20, 20), seed=0, replace=False
     frames = dataset if isinstance(dataset, dict) else load_dataset(dataset)
     frame = frames[tuple(configuration)]
     if len(frame) == 0 or (len(frame) < units and not replace):
-        raise ValueError(
+        raise InvalidParameterError(
             f"dataset: {len(frame)} cells at configuration {tuple(configuration)}, "
-            f"fewer than the {units} neurons asked for (--n-nodes); "
-            "sample with replacement (--sample-with-replacement) or use a larger dataset"
+            f"fewer than the {units} neurons asked for (units); "
+            "sample with replacement (replace=True) or use a larger dataset",
+            parameter="units",
         )
     rows = np.random.default_rng(seed).choice(len(frame), size=units, replace=replace)
     return [frame.iloc[int(i)].to_dict() for i in sorted(rows)]

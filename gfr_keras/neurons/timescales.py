@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from gfr_keras.errors import InvalidParameterError
+
 #: Bin sizes (ms) that the published dataset uses for the neuron model.
 MODEL_BIN_SIZES_MS = (10, 20, 50, 100)
 #: Bin sizes (ms) that the published dataset uses for the activation fit.
@@ -46,8 +48,9 @@ def parse_configuration(text):
     except ValueError:
         configuration = None
     if configuration not in CONFIGURATIONS:
-        raise ValueError(
+        raise InvalidParameterError(
             f"configuration: expected bin,activation-bin (ms), one of "
-            f"{[','.join(map(str, c)) for c in CONFIGURATIONS]}, got {text!r}"
+            f"{[','.join(map(str, c)) for c in CONFIGURATIONS]}, got {text!r}",
+            parameter="configuration",
         )
     return configuration

@@ -9,6 +9,7 @@ browser filters 2,333 cells x 6 configurations with plain array loops.
 import os
 
 import gfr_keras as gk
+from gfr_keras.errors import MissingInputError
 from gfr_keras.dataset.filters import MAX_TRAIN_LOSS, MIN_VAL_EVR, passes_filters
 from gfr_keras.dataset.fits import read_fits
 from gfr_keras.ephys.synthetic import load_allen_metadata
@@ -22,7 +23,7 @@ def collect_cells(dataset_path, fits_dirs=(), processed_dirs=()):
 
     Raises:
         gk.DatasetError naming the record and field of the first malformed record;
-        FileNotFoundError for a `--processed`/`--fits` path that is not a folder.
+        MissingInputError (a FileNotFoundError) for a `processed_dirs`/`fits_dirs` path that is not a folder.
     """
     records = gk.read_dataset(dataset_path)
     cells = {}
@@ -61,7 +62,7 @@ def _add_fits(cells, fits_dirs, passes_filters):
     """Fits add species and the cells/configurations the filters kept out of the dataset."""
     for folder in fits_dirs:
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"--fits: {folder} is not a folder")
+            raise MissingInputError(f"fits_dirs: {folder} is not a folder", parameter="fits_dirs", path=folder)
     skipped = 0
     for fit in read_fits(list(fits_dirs)):
         cell = _cell(cells, fit["cell_id"])
@@ -90,7 +91,9 @@ def _add_fits(cells, fits_dirs, passes_filters):
 def _attach_processed(cells, processed_dirs):
     for folder in processed_dirs:
         if not os.path.isdir(folder):
-            raise FileNotFoundError(f"--processed: {folder} is not a folder")
+            raise MissingInputError(
+                f"processed_dirs: {folder} is not a folder", parameter="processed_dirs", path=folder
+            )
         for name in sorted(os.listdir(folder)):
             stem = name[:-3]
             if name.endswith(".h5") and stem.isdigit() and int(stem) in cells:

@@ -186,9 +186,11 @@ def _check_replaceable(out):
     if not os.path.exists(out):
         return
     if not os.path.isdir(out):
-        raise ReportError(f"--out: {out} exists and is not a folder")
+        raise ReportError(f"out: {out} exists and is not a folder", parameter="out", path=out)
     if os.listdir(out) and not os.path.exists(os.path.join(out, MARKER)):
-        raise ReportError(f"--out: {out} is a non-empty folder that is not a gfr report; not replacing it")
+        raise ReportError(
+            f"out: {out} is a non-empty folder that is not a gfr report; not replacing it", parameter="out", path=out
+        )
 
 
 @contextlib.contextmanager

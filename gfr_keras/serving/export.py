@@ -177,7 +177,13 @@ def _neuron_endpoints(archive, layer):
             message=f"current_pa: the last axis must be {units} (one current per neuron) or 1 (one for all)",
         )
         with tf.control_dependencies([valid]):  # checked before the neurons run
-            return tf.identity(current_pa)
+            current_pa = tf.identity(current_pa)
+        if units == 1:
+            # The last axis is then 1 either way. Said statically, because a current of unknown
+            # width broadcast with the state [batch, 1] has shape [batch, None], and the RNN's
+            # loop refuses a state whose shape changes ("enters the loop with shape (None, 1)").
+            current_pa = tf.ensure_shape(current_pa, [None, None, 1])
+        return current_pa
 
     def simulate(current_pa):
         rates, _, _ = layer(checked_current(current_pa))
