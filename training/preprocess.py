@@ -43,7 +43,7 @@ def add_arguments(parser):
         help="with --nwb: JSON object of stimulus name or pattern (glob, or 're:' regular expression) -> role, "
         "for names the built-in tables do not know (docs/fitting_your_recordings.md)",
     )
-    parser.add_argument("--cell-id", type=int, help="with --nwb and one file: its cell id (default: from the file)")
+    parser.add_argument("--cell-id", type=options.cell_id, help="with --nwb and one file: its cell id (default: from the file)")
     parser.add_argument(
         "--download",
         action="store_true",
