@@ -1,0 +1,111 @@
+"""Reruns into existing folders: a fit folder, a training run and a cell bank know what they were made with."""
+
+import json
+import shutil
+
+import pytest
+
+from gfr_keras.errors import RunStateError
+from gfr_keras.fitting.config import FitConfig
+from gfr_keras.fitting.pipeline import fit_settings
+from gfr_keras.run_settings import SETTINGS_FILE, check_settings, settings_differences, write_settings
+from training.cli import main
+
+
+def _fit(processed, out, *extra):
+    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20", "--config", "test"]
+    return main([*argv, "--out", str(out), *extra])
+
+
+def _tree(folder):
+    """Every file under `folder` with its bytes: what a refused rerun must leave as it was."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def fitted(processed, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fitted")
+    assert _fit(processed, out) == 0
+    return out
+
+
+def test_settings_differences_name_each_nested_setting():
+    old = {"degree": 1, "fit_config": {"seed": 0, "hparams": [{"lr": 0.01, "epochs": 3}]}}
+    new = {"degree": 2, "fit_config": {"seed": 0, "hparams": ({"lr": 0.01, "epochs": 3},)}}  # a tuple equals its list
+    assert settings_differences(old, new) == [("degree", 1, 2)]
+    assert settings_differences({"a": {"b": 1}}, {"a": {"b": 1, "c": 2}}) == [("a.c", None, 2)]
+
+
+def test_a_settings_record_of_another_kind_is_refused(tmp_path):
+    write_settings(tmp_path, "synthetic bank", {"seed": 0})
+    with pytest.raises(RunStateError, match="holds a synthetic bank"):
+        check_settings(tmp_path, "fit folder", {"degree": 1}, "use another folder")
+
+
+def test_fit_folder_records_its_settings(fitted):
+    record = json.loads((fitted / SETTINGS_FILE).read_text())
+    assert record["kind"] == "fit folder"
+    settings = record["settings"]
+    assert (settings["bin_size_ms"], settings["activation_bin_size_ms"], settings["degree"], settings["C"]) == (20, 20, 1, 0.0)
+    protocol = settings["fit_config"]
+    assert protocol["config_name"] == "test" and protocol["loss_on_padding"] is True and protocol["penalty"] == "l1"
+    assert protocol["hparams"] and "retrain_model" not in protocol
+
+
+@pytest.mark.parametrize(
+    "extra, difference",
+    [
+        (["--degree", "2"], "degree: 1 -> 2"),
+        (["--C", "0.5"], "C: 0.0 -> 0.5"),
+        (["--mask-padding"], "fit_config.loss_on_padding: True -> False"),
+        (["--config", "default"], "fit_config.config_name: 'test' -> 'default'"),
+    ],
+)
+def test_a_rerun_with_other_settings_stops_before_any_work(fitted, processed, extra, difference, capsys):
+    before = _tree(fitted)
+    capsys.readouterr()
+    assert _fit(processed, fitted, *extra) == 2
+    captured = capsys.readouterr()
+    assert difference in captured.err and "another folder" in captured.err, captured.err
+    assert "already fitted" not in captured.out
+    assert _tree(fitted) == before
+
+
+def test_another_configuration_is_refused_even_among_several(fitted, processed, tmp_path, capsys):
+    """With --configurations every folder is checked before the first is fitted."""
+    shutil.copytree(fitted, tmp_path / "fits_20_20")
+    before = _tree(tmp_path)
+    argv = ["fit", "--processed", str(processed), "--configurations", "10,20", "20,20", "--config", "test", "--degree", "2"]
+    assert main([*argv, "--out", str(tmp_path / "fits_{bin}_{actv}")]) == 2
+    assert "degree: 1 -> 2" in capsys.readouterr().err
+    assert _tree(tmp_path) == before and not (tmp_path / "fits_10_20").exists()
+
+
+def test_a_rerun_with_the_same_settings_resumes(fitted, processed, capsys):
+    before = _tree(fitted)
+    capsys.readouterr()
+    assert _fit(processed, fitted) == 0
+    out = capsys.readouterr().out
+    assert "0 cells fitted" in out and "(3 already fitted)" in out, out
+    after = _tree(fitted)
+    assert {k: v for k, v in after.items() if k.endswith(".json")} == {k: v for k, v in before.items() if k.endswith(".json")}
+
+
+def test_retrain_is_a_run_mode_not_a_setting():
+    plain = fit_settings(20, 20, FitConfig(), 1, 0.0)
+    assert fit_settings(20, 20, FitConfig(retrain_model=True, finetune=True), 1, 0.0) == plain
+    assert fit_settings(20, 20, FitConfig(seed=1), 1, 0.0) != plain
+
+
+def test_a_folder_fitted_before_settings_were_recorded(fitted, processed, tmp_path, capsys):
+    """Accepted (and recorded) when its fit files agree with the settings; refused when they do not."""
+    legacy = tmp_path / "legacy"
+    shutil.copytree(fitted, legacy)
+    (legacy / SETTINGS_FILE).unlink()
+    before = _tree(legacy)
+    assert _fit(processed, legacy, "--bin-size", "50", "--activation-bin-size", "100") == 2
+    assert "bin_size_ms: 20 -> 50" in capsys.readouterr().err and _tree(legacy) == before
+    assert _fit(processed, legacy) == 0
+    out = capsys.readouterr().out
+    assert "fitted before folders recorded their settings" in out and "(3 already fitted)" in out
+    assert json.loads((legacy / SETTINGS_FILE).read_text())["settings"] == json.loads((fitted / SETTINGS_FILE).read_text())["settings"]
