@@ -109,3 +109,84 @@ def test_a_folder_fitted_before_settings_were_recorded(fitted, processed, tmp_pa
     out = capsys.readouterr().out
     assert "fitted before folders recorded their settings" in out and "(3 already fitted)" in out
     assert json.loads((legacy / SETTINGS_FILE).read_text())["settings"] == json.loads((fitted / SETTINGS_FILE).read_text())["settings"]
+
+
+# -- gfr train-network ------------------------------------------------------------------
+
+SMALL_RUN = ["train-network", "--n-nodes", "8", "--limit", "256", "--batch-size", "64"]
+
+
+def _epochs(run):
+    import csv
+
+    with open(run / "history.csv", newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_a_finished_run_is_left_alone_refused_or_continued(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main([*SMALL_RUN, "--epochs", "1", "--out", str(run)]) == 0
+    assert json.loads((run / SETTINGS_FILE).read_text())["settings"]["lr"] == 1e-3
+    finished = _tree(run)
+    capsys.readouterr()
+    # The same command again: nothing trained, nothing appended, nothing rewritten.
+    assert main([*SMALL_RUN, "--epochs", "1", "--out", str(run)]) == 0
+    assert "nothing to do" in capsys.readouterr().out and _tree(run) == finished
+    # More epochs without --continue, or other settings: refused before any work, saying what to do.
+    assert main([*SMALL_RUN, "--epochs", "2", "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "--continue --epochs N" in err and "another --out" in err, err
+    assert main([*SMALL_RUN, "--epochs", "1", "--lr", "0.01", "--out", str(run)]) == 2
+    assert "lr: 0.001 -> 0.01" in capsys.readouterr().err
+    assert main([*SMALL_RUN, "--epochs", "2", "--seed", "1", "--continue", "--out", str(run)]) == 2
+    assert "seed: 0 -> 1" in capsys.readouterr().err
+    assert _tree(run) == finished
+    # --continue trains the missing epoch only, and the history keeps one row per epoch.
+    assert main([*SMALL_RUN, "--epochs", "2", "--continue", "--out", str(run)]) == 0
+    assert "Epoch 2/2" in capsys.readouterr().out
+    result = json.loads((run / "result.json").read_text())
+    assert _epochs(run) == [0, 1] and result["epochs"] == 2 and result["epochs_this_run"] == 1
+    assert main([*SMALL_RUN, "--epochs", "1", "--continue", "--out", str(run)]) == 2
+    assert "has 2 epochs done, more than --epochs 1" in capsys.readouterr().err
+    assert main(["summary", str(tmp_path), "--saved-models", str(tmp_path / "none")]) == 0
+    assert "2 epochs" in capsys.readouterr().out
+    assert main([*SMALL_RUN, "--epochs", "1", "--continue", "--out", str(tmp_path / "fresh")]) == 2
+    assert "holds no run to continue" in capsys.readouterr().err
+
+
+def test_a_run_killed_after_its_last_epoch_only_writes_its_result(tmp_path, capsys):
+    """The state of a run killed between its last epoch and result.json: every epoch backed up, no result."""
+    run = tmp_path / "run"
+    assert main([*SMALL_RUN, "--epochs", "2", "--out", str(run)]) == 0
+    first = json.loads((run / "result.json").read_text())
+    (run / "result.json").unlink()
+    history, best = (run / "history.csv").read_bytes(), (run / "best.keras").read_bytes()
+    capsys.readouterr()
+    assert main([*SMALL_RUN, "--epochs", "2", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "writing its result" in out and "Epoch " not in out, out
+    assert (run / "history.csv").read_bytes() == history and (run / "best.keras").read_bytes() == best
+    result = json.loads((run / "result.json").read_text())
+    assert result["epochs"] == 2 and result["epochs_this_run"] == 0
+    assert result["test_accuracy"] == first["test_accuracy"] and result["best_val_accuracy"] == first["best_val_accuracy"]
+
+
+def test_a_run_from_before_settings_were_recorded(tmp_path, capsys):
+    """A finished run of the earlier layout (no record, backup deleted, an epoch row appended twice)."""
+    from gfr_keras.network.run_folder import read_history
+
+    run = tmp_path / "run"
+    assert main([*SMALL_RUN, "--epochs", "1", "--out", str(run)]) == 0
+    (run / SETTINGS_FILE).unlink()
+    shutil.rmtree(run / "backup")
+    lines = (run / "history.csv").read_text().splitlines()
+    (run / "history.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
+    assert [row["epoch"] for row in read_history(run / "history.csv")] == ["0"]
+    capsys.readouterr()
+    assert main([*SMALL_RUN, "--epochs", "1", "--lr", "0.01", "--out", str(run)]) == 2
+    assert "lr: 0.001 -> 0.01" in capsys.readouterr().err and not (run / SETTINGS_FILE).exists()
+    assert main([*SMALL_RUN, "--epochs", "1", "--out", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing to do" in out and (run / SETTINGS_FILE).exists()
+    assert main([*SMALL_RUN, "--epochs", "2", "--continue", "--out", str(run)]) == 2
+    assert "cannot be continued" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def test_trains_checkpoints_and_reports(tmp_path):
     best = keras.saving.load_model(out / "best.keras")
     x_test = offline_mnist()["test"][0][:8]
     assert best.predict(x_test, verbose=0)["probabilities"].shape == (8, 10)
-    assert not (out / "backup").exists()  # removed after a finished run
+    assert (out / "backup" / "training_metadata.json").exists()  # kept: a finished run can be continued
 
 
 def test_baseline_uses_the_same_pipeline(tmp_path):
