@@ -26,8 +26,8 @@ def settings_path(folder):
     return os.path.join(os.fspath(folder), SETTINGS_FILE)
 
 
-def read_settings(folder, kind):
-    """The recorded settings of `folder` (a dict), or None when it has no record.
+def read_record(folder, kind):
+    """The whole record of `folder` (`kind`, `settings`, anything the writer added), or None when it has none.
 
     Raises:
         RunStateError: the record is of another kind of folder (e.g. a bank given as a fit folder).
@@ -43,14 +43,21 @@ def read_settings(folder, kind):
         raise RunStateError(
             f"{folder} holds a {record['kind']} ({path}), not a {kind}: use another folder", path=folder, reason="other_kind"
         )
-    return record["settings"]
+    return record
 
 
-def write_settings(folder, kind, settings):
-    """Record `settings` (JSON values) as `folder`'s settings, atomically."""
+def read_settings(folder, kind):
+    """The recorded settings of `folder` (a dict), or None when it has no record (errors: `read_record`)."""
+    record = read_record(folder, kind)
+    return None if record is None else record["settings"]
+
+
+def write_settings(folder, kind, settings, **extra):
+    """Record `settings` (JSON values) as `folder`'s settings, atomically; `extra` keys are stored beside them."""
     from gfr_keras import __version__
 
-    write_json_atomic({"kind": kind, "settings": settings, "version": __version__}, settings_path(folder), indent=1)
+    record = {"kind": kind, "settings": settings, **extra, "version": __version__}
+    write_json_atomic(record, settings_path(folder), indent=1)
 
 
 def _flat(settings, prefix=""):

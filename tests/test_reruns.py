@@ -190,3 +190,58 @@ def test_a_run_from_before_settings_were_recorded(tmp_path, capsys):
     assert "nothing to do" in out and (run / SETTINGS_FILE).exists()
     assert main([*SMALL_RUN, "--epochs", "2", "--continue", "--out", str(run)]) == 2
     assert "cannot be continued" in capsys.readouterr().err
+
+
+# -- gfr synth-cells --------------------------------------------------------------------
+
+def _synth(out, *extra):
+    return main(["synth-cells", "--n", "3", "--seed", "1", "--workers", "1", "--out", str(out), *extra])
+
+
+def test_a_bank_refuses_other_settings_and_replaces_only_its_own_files(bank, tmp_path, capsys):
+    out = tmp_path / "bank"
+    shutil.copytree(bank, out)
+    record = json.loads((out / SETTINGS_FILE).read_text())
+    assert record["kind"] == "synthetic bank" and record["settings"]["seed"] == 1
+    old_folders = sorted(p.name for p in out.glob("specimen_*"))
+    assert sorted(record["files"]) == sorted(["manifest.json", "cells.json", *old_folders])
+    before = _tree(out)
+    capsys.readouterr()
+    assert _synth(out) == 0  # the same settings: nothing simulated again
+    assert "(3 already there, 0 simulated" in capsys.readouterr().out and _tree(out) == before
+    for extra, difference in ((["--seed", "2"], "seed: 1 -> 2"), (["--model", "glif"], "model: 'spiking' -> 'glif'"),
+                              (["--sampling-rate", "20000"], "sampling_rate_hz: 50000 -> 20000")):
+        assert _synth(out, *extra) == 2
+        err = capsys.readouterr().err
+        assert difference in err and "--replace" in err, err
+    assert _tree(out) == before
+    # A file the bank did not write: never deleted, so the bank is not replaced.
+    (out / old_folders[0] / "notes.txt").write_text("mine")
+    assert _synth(out, "--seed", "2", "--replace") == 2
+    assert f"{old_folders[0]}/notes.txt" in capsys.readouterr().err
+    (out / old_folders[0] / "notes.txt").unlink()
+    assert _tree(out) == before
+    # Replaced: the old cells' folders are gone, the new bank is complete and recorded.
+    assert main(["synth-cells", "--n", "1", "--seed", "2", "--sampling-rate", "10000", "--workers", "1", "--replace",
+                 "--out", str(out)]) == 0
+    assert "replaced the old bank" in capsys.readouterr().out
+    cells = json.loads((out / "cells.json").read_text())
+    new_folders = sorted(p.name for p in out.glob("specimen_*"))
+    assert new_folders == [f"specimen_{cells[0]['specimen__id']}"] and len(cells) == 1
+    assert (out / new_folders[0] / "ephys.nwb").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(["manifest.json", "cells.json", SETTINGS_FILE, *new_folders])
+    record = json.loads((out / SETTINGS_FILE).read_text())
+    assert record["settings"] == {"model": "spiking", "n": 1, "seed": 2, "per_line": 1, "sampling_rate_hz": 10000}
+
+
+def test_a_bank_from_before_settings_were_recorded(bank, tmp_path, capsys):
+    out = tmp_path / "bank"
+    shutil.copytree(bank, out)
+    (out / SETTINGS_FILE).unlink()
+    before = _tree(out)
+    capsys.readouterr()
+    assert _synth(out, "--n", "4") == 2
+    assert "cells: [" in capsys.readouterr().err and _tree(out) == before
+    assert _synth(out) == 0
+    assert "written before banks recorded their settings" in capsys.readouterr().out
+    assert json.loads((out / SETTINGS_FILE).read_text())["settings"]["seed"] == 1
