@@ -47,12 +47,12 @@ def open_manifest(manifest_path, download=False):
     return open_cache(manifest_path)
 
 
-def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore"):
+def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore", download=False):
     """Process and write one cell: None, or the reason it failed (one bad cell must not stop the run)."""
     try:
         cell = process_cell(
             cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps,
-            unused_sweeps=unused_sweeps,
+            unused_sweeps=unused_sweeps, download=download,
         )
         if on_cell is not None:
             on_cell(cell)
@@ -74,7 +74,7 @@ def _process_in_worker(manifest_path, *cell_args):
 
 
 def _outcomes(manifest_path, cache, jobs, workers):
-    """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps)`,
+    """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download)`,
     in this process or in `workers` processes (spawned: no inherited TensorFlow threads)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -103,7 +103,10 @@ def preprocess_cells(
         cell_ids: cells to process (default: every cell of the cache).
         keep_raw: keep the raw sweeps in memory for `on_cell` (figures).
         on_cell: called with each processed cell before it is written (picklable when `workers` > 1).
-        download: allow allensdk to go online when the manifest does not exist.
+        download: allow allensdk to go online (a missing manifest, cell list or
+            NWB file is fetched from the Allen API). Without it nothing is fetched
+            and nothing is written into the cache: a cell whose NWB file is not on
+            disk fails with "not in the local cache".
         max_rate_sweeps: "all" (default, as published) or "fitted": the sweeps
             whose spikes give gamma (see `process_cell`).
         workers: processes; cells are independent, so 2 on 2 cores take about half the time.
@@ -114,7 +117,7 @@ def preprocess_cells(
         dict of lists `done`, `skipped`, `failed` (cell ids), `failures` (id -> reason), `seconds`.
     """
     cache = open_manifest(manifest_path, download)
-    cells = list_cells(cache)
+    cells = list_cells(cache, download)
     os.makedirs(out_dir, exist_ok=True)
     remove_stale_temp_files(out_dir)
     if cell_ids is None:
@@ -130,7 +133,7 @@ def preprocess_cells(
             summary["skipped"].append(cell_id)
         else:
             info = cells.get(cell_id, {"species": "", "cre_line": ""})
-            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps))
+            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download))
     progress = tqdm(total=len(cell_ids), initial=len(summary["skipped"]), desc="preprocess", unit="cell")
     for cell_id, reason in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone
         progress.update(1)
