@@ -27,7 +27,7 @@ import os
 import keras
 
 from gfr_keras.errors import RunStateError
-from gfr_keras.io_utils import read_json, write_csv_atomic
+from gfr_keras.io_utils import read_json, write_csv_atomic, write_json_atomic
 from gfr_keras.run_settings import check_settings, write_settings
 
 RUN_KIND = "training run"
@@ -64,6 +64,22 @@ class EpochHistory(keras.callbacks.Callback):
         rows[int(epoch)] = {"epoch": int(epoch), **{key: float(value) for key, value in (logs or {}).items()}}
         keys = sorted({key for row in rows.values() for key in row} - {"epoch"})
         write_csv_atomic(self.path, ["epoch", *keys], [[e, *(rows[e].get(k, "") for k in keys)] for e in sorted(rows)])
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' `BackupAndRestore` whose backup is replaced whole after every epoch.
+
+    Keras writes `latest.weights.h5` in place: a run killed while it is being
+    written leaves a file that cannot be read, and the run cannot resume. Here
+    the weights are written beside it and renamed, then the epoch number.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        partial = os.path.join(self.backup_dir, "partial.weights.h5")  # Keras wants the .weights.h5 ending
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, self._weights_path)
+        write_json_atomic({"epoch": int(epoch) + 1, "batch": 0}, self._training_metadata_path)
 
 
 def best_in_history(rows, key="val_probabilities_accuracy"):

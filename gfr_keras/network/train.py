@@ -22,7 +22,8 @@ from gfr_keras.network.mnist import make_dataset
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import network_targets
 from gfr_keras.network.run_folder import (
-    BACKUP_DIR, BEST_MODEL_FILE, HISTORY_FILE, RESULT_FILE, EpochHistory, best_in_history, claim_run, read_history,
+    BACKUP_DIR, BEST_MODEL_FILE, HISTORY_FILE, RESULT_FILE, AtomicBackupAndRestore, EpochHistory, best_in_history, claim_run,
+    read_history,
 )
 
 
@@ -147,7 +148,7 @@ def _callbacks(run_dir, diagnostics):
         ),
         # Before the backup: an epoch whose row is written but not its backup is trained again and its row replaced.
         EpochHistory(os.path.join(run_dir, HISTORY_FILE)),
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, BACKUP_DIR), delete_checkpoint=False),
+        AtomicBackupAndRestore(os.path.join(run_dir, BACKUP_DIR), delete_checkpoint=False),
     ]
 
 
@@ -167,6 +168,18 @@ def validation_split(x, y, fraction=0.1, seed=0):
 def run_settings(settings=None, batch_size=64, seed=0, validation_fraction=0.1):
     """The settings a run folder records and compares: the caller's `settings` and the training's own."""
     return {**(settings or {}), "batch_size": int(batch_size), "seed": int(seed), "validation_fraction": float(validation_fraction)}
+
+
+def _train_epochs(model, train, valid, run_dir, epochs, diagnostics, action):
+    """`model.fit` up to `epochs` (BackupAndRestore starts it after the last finished one); the epochs run now."""
+    if action == "finish":  # every epoch is done, only the result is missing
+        print(f"{run_dir}: all {epochs} epochs were done before it stopped; writing its result")
+        return 0
+    # The tf.data pipeline shuffles every epoch itself.
+    history = model.fit(
+        train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
+    )
+    return len(history.history.get("loss", []))
 
 
 def train_lmnist(
@@ -210,23 +223,14 @@ def train_lmnist(
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {replicas}")
     started = time.perf_counter()
-    epochs_run = 0
-    if plan["action"] != "finish":  # finish: every epoch is done, only the result is missing
-        # The tf.data pipeline shuffles every epoch itself.
-        history = model.fit(
-            train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
-        )
-        epochs_run = len(history.history.get("loss", []))
-    else:
-        print(f"{run_dir}: all {epochs} epochs were done before it stopped; writing its result")
+    epochs_run = _train_epochs(model, train, valid, run_dir, epochs, diagnostics, plan["action"])
     wall_s = time.perf_counter() - started
     best_path = os.path.join(run_dir, BEST_MODEL_FILE)
     if os.path.exists(best_path):
         model.set_weights(keras.saving.load_model(best_path).get_weights())
     (train_accuracy,) = _accuracies(model, x_train, y_train, ["probabilities"])
     test_accuracy, test_accuracy_first_step = _accuracies(model, x_test, y_test, ["probabilities", "logits"])
-    rows = read_history(os.path.join(run_dir, HISTORY_FILE))
-    best_val_accuracy = best_in_history(rows)
+    best_val_accuracy = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
     result = {
         "model": model.name,
         **(settings or {}),
