@@ -28,7 +28,7 @@ def fits(processed, tmp_path_factory):
 
 
 def test_fit_writes_one_result_per_cell(fits, processed):
-    results = {p.stem: json.loads(p.read_text()) for p in fits.glob("*.json")}
+    results = {p.stem: json.loads(p.read_text()) for p in fits.glob("[0-9]*.json")}
     assert sorted(results) == sorted(p.stem for p in processed.glob("*.h5"))
     for result in results.values():
         assert result["status"] == "ok"
@@ -63,7 +63,7 @@ def test_fit_runs_unchanged_under_jax(processed, tmp_path):
     code = "import sys; from training.cli import main; sys.exit(main(sys.argv[1:]))"
     subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "jax")], cwd=ROOT,
                    env={**os.environ, "KERAS_BACKEND": "jax"}, check=True)
-    for path in (tmp_path / "tf").glob("*.json"):
+    for path in (tmp_path / "tf").glob("[0-9]*.json"):
         in_tf, in_jax = json.loads(path.read_text()), json.loads((tmp_path / "jax" / path.name).read_text())
         assert in_jax["status"] == in_tf["status"] == "ok"
         assert in_jax["activation_loss"] == pytest.approx(in_tf["activation_loss"], rel=1e-5, abs=1e-6)
@@ -72,13 +72,13 @@ def test_fit_runs_unchanged_under_jax(processed, tmp_path):
 
 
 def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, processed, tmp_path, capsys):
-    victim = sorted(fits.glob("*.json"))[0]
-    before = {p.name: p.read_text() for p in fits.glob("*.json")}
+    victim = sorted(fits.glob("[0-9]*.json"))[0]
+    before = {p.name: p.read_text() for p in fits.glob("[0-9]*.json")}
     victim.unlink()
     capsys.readouterr()
     assert fit(processed, fits) == 0
     assert "2 already fitted" in capsys.readouterr().out
-    after = {p.name: p.read_text() for p in fits.glob("*.json")}
+    after = {p.name: p.read_text() for p in fits.glob("[0-9]*.json")}
     assert after.keys() == before.keys()
     for name in before:
         if name != victim.name:
@@ -87,7 +87,7 @@ def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, pro
     for shard in ("0/2", "1/2"):
         out = tmp_path / shard.replace("/", "_")
         assert fit(processed, out, "--shard", shard, "--chunk-size", "1") == 0
-        ids |= {p.stem for p in out.glob("*.json")}
+        ids |= {p.stem for p in out.glob("[0-9]*.json")}
     assert ids == {p.stem for p in processed.glob("*.h5")}
 
 
@@ -96,7 +96,7 @@ def test_build_dataset_applies_the_filters_and_prints_the_table(fits, tmp_path, 
     assert main(["build-dataset", "--fits", str(fits), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     records = gk.read_dataset(out)
-    fitted = [json.loads(p.read_text()) for p in fits.glob("*.json")]
+    fitted = [json.loads(p.read_text()) for p in fits.glob("[0-9]*.json")]
     kept = [f for f in fitted if f["val_evr"] > 0.5 and f["train_loss"] < 0.45]
     assert sorted(r["cell_id"] for r in records) == sorted(f["cell_id"] for f in kept)
     assert f"20 | 20 | {len(fitted)} | {len(fitted)} | {len(kept)} |" in printed
@@ -151,7 +151,7 @@ def test_a_corrupt_processed_file_is_a_failure_and_the_others_are_fitted(process
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "fits"
     assert fit(folder, out, "--chunk-size", "2") == 0
-    assert sorted(p.stem for p in out.glob("*.json")) == sorted(p.stem for p in good)
+    assert sorted(p.stem for p in out.glob("[0-9]*.json")) == sorted(p.stem for p in good)
     failures = (out / "failures.csv").read_text().splitlines()
     assert failures[0] == "cell_id,reason" and failures[1].startswith("123,cannot read") and "123.h5" in failures[1]
     assert "1 cell(s) could not be read" in capsys.readouterr().out
@@ -178,7 +178,7 @@ def test_several_configurations_in_one_process(processed, tmp_path, capsys):
     assert main(argv + ["--configurations", "20,20", "50,100", "--out", out]) == 0
     for bin_size, actv in ((20, 20), (50, 100)):
         folder = tmp_path / f"fits_{bin_size}_{actv}"
-        fits = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+        fits = [json.loads(p.read_text()) for p in folder.glob("[0-9]*.json")]
         assert len(fits) == 3 and {(f["bin_size"], f["actv_bin_size"]) for f in fits} == {(bin_size, actv)}
         assert len(list((folder / "plots").glob("*.png"))) == 1  # the best cell's fit figure
     capsys.readouterr()

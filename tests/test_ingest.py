@@ -211,3 +211,50 @@ def test_a_missing_manifest_never_goes_online(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"--manifest: {missing} does not exist" in err and "--download" in err
     assert not missing.exists() and not (tmp_path / "out").exists()
+
+
+def test_a_cell_missing_from_the_cache_fails_offline_without_touching_the_cache(bank, tmp_path, monkeypatch, capsys):
+    """With an existing manifest, allensdk's lazy fetch would create specimen_<id>/ in the bank and go online."""
+    import socket
+
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    snapshot = lambda: sorted((str(p.relative_to(bank)), p.stat().st_size, p.stat().st_mtime_ns) for p in bank.rglob("*"))
+    before = snapshot()
+    unknown = 999_999_999
+    known = json.loads((bank / "cells.json").read_text())[0]["specimen__id"]
+    ids = tmp_path / "ids.csv"
+    ids.write_text(f"cell_id\n{unknown}\n{known}\n")
+    out = tmp_path / "processed"
+    argv = ["preprocess", "--manifest", str(bank / "manifest.json"), "--out", str(out), "--cell-ids", str(ids), "--workers", "1"]
+    assert main(argv) == 0
+    assert snapshot() == before and not (bank / f"specimen_{unknown}").exists()
+    assert attempts == []
+    with open(out / "failures.csv", newline="") as handle:
+        reasons = {int(row["cell_id"]): row["reason"] for row in csv.DictReader(handle)}
+    assert list(reasons) == [unknown] and "not in the local cache" in reasons[unknown] and "--download" in reasons[unknown]
+    assert (out / f"{known}.h5").exists()
+
+
+def test_a_missing_cell_list_is_not_fetched_offline(bank, tmp_path):
+    from gfr_keras.ephys.allen import CellProcessingError, list_cells, open_cache, process_cell
+    from gfr_keras.errors import MissingInputError
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    shutil.copy(bank / "manifest.json", cache_dir / "manifest.json")
+    cache = open_cache(cache_dir / "manifest.json")
+    with pytest.raises(MissingInputError, match="cell list is not on disk") as error:
+        list_cells(cache)
+    assert error.value.reason == "not_in_cache"
+    with pytest.raises(CellProcessingError, match="not in the local cache") as error:
+        process_cell(cache, 123)
+    assert error.value.reason == "not_in_cache" and error.value.cell_id == 123
+    assert sorted(p.name for p in cache_dir.iterdir()) == ["manifest.json"]

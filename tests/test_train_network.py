@@ -46,7 +46,7 @@ def test_trains_checkpoints_and_reports(tmp_path):
     best = keras.saving.load_model(out / "best.keras")
     x_test = offline_mnist()["test"][0][:8]
     assert best.predict(x_test, verbose=0)["probabilities"].shape == (8, 10)
-    assert not (out / "backup").exists()  # removed after a finished run
+    assert (out / "backup" / "training_metadata.json").exists()  # kept: a finished run can be continued
 
 
 def test_baseline_uses_the_same_pipeline(tmp_path):
@@ -91,9 +91,8 @@ def test_killed_run_resumes_where_it_stopped(tmp_path):
     out = tmp_path / "run"
     process = _train(out, 4)
     deadline = time.time() + 300
-    while time.time() < deadline and not (out / "history.csv").exists() or (
-        (out / "history.csv").exists() and len(_rows(out / "history.csv")) < 1
-    ):
+    # An epoch is done once its backup is written (after its history row, so a kill between them repeats the epoch).
+    while time.time() < deadline and not (out / "backup" / "training_metadata.json").exists():
         if process.poll() is not None:
             break
         time.sleep(0.05)

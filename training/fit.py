@@ -50,7 +50,10 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--out", required=True,
-        help="FITS_DIR for <cell_id>.json files and failures.csv; with --configurations it must hold {bin} and {actv}",
+        help="FITS_DIR for <cell_id>.json files and failures.csv; with --configurations it must hold {bin} and {actv}. "
+        "FITS_DIR/gfr_settings.json records the settings the fits depend on (configuration, --degree, --C, the "
+        "config's values, --mask-padding): a rerun with the same settings fits only the cells without a fit file, "
+        "one with other settings stops before any work (use another --out, or delete the folder)",
     )
     parser.add_argument("--chunk-size", type=options.positive_int, default=200, help="cells fitted together")
     parser.add_argument("--shard", default="0/1", help="i/n: fit cells i, i+n, i+2n, ... of the sorted list")
@@ -93,7 +96,7 @@ def _check_plot_cells(args):
 def run(args):
     from gfr_keras.ephys.processed import read_processed_cell
     from gfr_keras.fitting.config import load_fit_config
-    from gfr_keras.fitting.pipeline import fit_folder, parse_shard
+    from gfr_keras.fitting.pipeline import check_fit_folder, fit_folder, fit_settings, parse_shard
 
     shard = parse_shard(args.shard)
     configurations = _configurations(args)
@@ -107,12 +110,16 @@ def run(args):
     _check_plot_cells(args)
     # Every configuration reads the same files (all bin sizes are in each): read each once.
     # Held in memory for the whole run: about 1 MB per cell; shard larger databases.
+    for bin_size, actv, out in configurations:  # every folder before any work: a refusal costs nothing
+        check_fit_folder(out, fit_settings(bin_size, actv, config, args.degree, args.C))
     read_cell = functools.lru_cache(maxsize=None)(read_processed_cell) if len(configurations) > 1 else read_processed_cell
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")
         summary = fit_folder(
             args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard, read_cell
         )
+        if summary["settings_note"]:
+            print(summary["settings_note"])
         _figures(args, bin_size, actv, out)
         results, failures = summary["results"], summary["failures"]
         failed = {c: r["failure_reason"] for c, r in results.items() if r["status"] != "ok"}

@@ -47,7 +47,9 @@ def add_arguments(parser):
     parser.add_argument(
         "--download",
         action="store_true",
-        help="let allensdk create a missing manifest and download cells from the Allen Cell Types API (online)",
+        help="let allensdk create a missing manifest and download the cell list and cells the cache lacks from the "
+        "Allen Cell Types API (online); without it nothing is fetched or written into the cache, and a cell whose "
+        "NWB file is not on disk fails ('not in the local cache', in failures.csv)",
     )
 
 

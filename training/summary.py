@@ -43,7 +43,7 @@ def _runs(folder):
         result = read_json(path)
         rows.append(
             f"  {os.path.basename(os.path.dirname(path)):<20} test accuracy {result['test_accuracy']:.3f} "
-            f"({result['model']}, {result.get('epochs_this_run')} epochs, {result['wall_time_s']:.0f} s)"
+            f"({result['model']}, {result.get('epochs', result.get('epochs_this_run'))} epochs, {result['wall_time_s']:.0f} s)"
         )
     return rows
 

@@ -5,6 +5,12 @@ calibrated per cell to the source cell's Allen features, recorded at 50 kHz with
 Allen's stimulus set (Short Square included), so allensdk's feature extractor runs
 on them. `--model glif`: allensdk's GLIF cells at 10 kHz (the bank of an earlier
 shipped dataset). `--per-line` takes several cells of every mouse cre line.
+
+The folder records the bank's settings and files (gfr_settings.json, see
+`gfr_keras.ephys.bank_folder`): a rerun with the same settings resumes (cells
+already written are kept, the others simulated); other settings are refused,
+or with `--replace` the old bank's files are deleted first (a folder holding
+files the bank did not write is never replaced).
 """
 
 import os
@@ -24,7 +30,16 @@ _MAX_RATE_HZ = 200_000
 def add_arguments(parser):
     parser.add_argument("--n", type=options.positive_int, default=12, help="number of cells")
     parser.add_argument("--seed", type=options.seed, default=0, help="which real cells, and the noise")
-    parser.add_argument("--out", required=True, help="cache folder (manifest.json, cells.json, specimen_<id>/)")
+    parser.add_argument(
+        "--out", required=True,
+        help="cache folder (manifest.json, cells.json, specimen_<id>/, gfr_settings.json). The same settings again "
+        "resume the bank; other settings (--n, --seed, --per-line, --model, --sampling-rate) are refused unless --replace",
+    )
+    parser.add_argument(
+        "--replace", action="store_true",
+        help="an existing bank with other settings in --out: delete its files (only those it wrote; a folder with "
+        "other files is refused) and write the new bank",
+    )
     parser.add_argument(
         "--per-line", type=options.positive_int, default=1, help="mouse cells of each transgenic line chosen first (all a line has if fewer)"
     )
@@ -112,6 +127,19 @@ def run(args):
     module = importlib.import_module(_MODULES[args.model])
     chosen = module.choose_cells(module.load_allen_metadata(), args.n, args.seed, per_line=args.per_line)
     rows = [row.to_dict() for _, row in chosen.iterrows()]
+    from gfr_keras.ephys.bank_folder import claim_bank
+    from gfr_keras.errors import RunStateError
+
+    settings = {"model": args.model, "n": args.n, "seed": args.seed, "per_line": args.per_line, "sampling_rate_hz": rate}
+    try:
+        note = claim_bank(args.out, settings, [int(row["specimen__id"]) for row in rows], args.replace)
+    except RunStateError as error:
+        if error.reason != "settings_differ":
+            raise
+        raise RunStateError(f"{error.message.split('; replace it')[0]}; rerun with --replace to delete the old bank's "
+                            "files and write this one, or use another --out", path=args.out, reason=error.reason) from None
+    if note:
+        print(note)
     manifest = module.write_cache_index(args.out, rows)
     write_bank_description(args.out, synthetic_source(args.model, args.seed, rate, len(rows), args.per_line))
     todo = [row for row in rows if not _done(args, row)]

@@ -4,6 +4,12 @@ Keras progress bars, TensorBoard logs (RUN_DIR/logs), the best model by validati
 accuracy (RUN_DIR/best.keras), BackupAndRestore (RUN_DIR/backup: a killed run
 resumes at the epoch it was in), the history (RUN_DIR/history.csv) and a final
 RUN_DIR/result.json with accuracies, epochs, parameters and wall time.
+
+RUN_DIR/gfr_settings.json records the run's settings; a rerun into RUN_DIR
+(see `gfr_keras.network.run_folder`) resumes an interrupted run, writes the
+result of one killed after its last epoch, does nothing for a finished run
+asked for the epochs it has, trains a finished run on with `--continue`, and
+refuses other settings or more epochs without `--continue`.
 """
 
 import json
@@ -94,7 +100,17 @@ def add_arguments(parser):
     parser.add_argument("--limit", type=options.positive_int, help="use only the first N training and N/4 test images (smoke runs)")
     parser.add_argument("--distribute", action="store_true", help="train under tf.distribute.MirroredStrategy")
     parser.add_argument("--seed", type=options.seed, default=0)
-    parser.add_argument("--out", required=True, help="RUN_DIR")
+    parser.add_argument(
+        "--out", required=True,
+        help="RUN_DIR. A rerun into it with the same settings resumes an interrupted run (or only writes the result of "
+        "one killed after its last epoch); a finished run is left as it is; other settings are refused (use another "
+        "--out, or delete RUN_DIR)",
+    )
+    parser.add_argument(
+        "--continue", dest="continue_training", action="store_true",
+        help="train the finished run in RUN_DIR on to --epochs (its total, more than it has) from its last epoch, "
+        "same settings; history.csv gets the new epochs and result.json is rewritten",
+    )
 
 
 def _check(args):
@@ -112,15 +128,62 @@ def _check(args):
 
 
 def run(args):
+    configuration = _check(args)
+    settings = _settings(args, configuration)
+    plan = _plan(args, settings)  # before data and model: a refusal costs nothing
+    if plan["action"] == "done":
+        if not plan["recorded"]:
+            from gfr_keras.network.run_folder import claim_run
+            from gfr_keras.network.train import run_settings
+
+            claim_run(args.out, run_settings(settings, args.batch_size, args.seed), args.epochs)  # records the settings
+            print(plan["note"])
+        print(f"{args.out}: finished run of {plan['epochs_done']} epochs (result.json); nothing to do. To train it "
+              f"further: --continue --epochs N (N > {plan['epochs_done']}); for a new run: another --out")
+        return 0
     import tensorflow as tf
 
     from gfr_keras.network.mnist import load_mnist
     from gfr_keras.network.train import train_lmnist
 
-    configuration = _check(args)
     data = load_mnist(args.data_dir, args.tfds, args.limit, args.seed, variant=args.variant)
     strategy = tf.distribute.MirroredStrategy() if args.distribute else tf.distribute.get_strategy()
-    settings = {
+    with strategy.scope():
+        model = _build(args, configuration, data["train"][0].shape[1:])
+    result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings,
+                          continue_training=args.continue_training)
+    print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
+    return 0
+
+
+def _plan(args, settings):
+    """What this invocation does with RUN_DIR (`plan_run`), checked before data and model; errors in the flags' terms."""
+    from gfr_keras.errors import RunStateError
+    from gfr_keras.network.run_folder import plan_run
+    from gfr_keras.network.train import run_settings
+
+    try:
+        return plan_run(args.out, run_settings(settings, args.batch_size, args.seed), args.epochs, args.continue_training)
+    except RunStateError as error:
+        if error.reason not in ("run_finished", "epochs_below_done", "nothing_to_continue"):
+            raise
+        from gfr_keras.network.run_folder import epochs_done
+
+        count = epochs_done(args.out)
+        if error.reason == "nothing_to_continue":
+            message = f"--continue: {args.out} holds no run to continue; drop --continue to start one"
+        elif error.reason == "epochs_below_done":
+            message = (f"--epochs: {args.out} has {count} epochs done, more than --epochs {args.epochs}; ask for at least "
+                       f"{count} (more, with --continue, to train further), or use another --out for a new run")
+        else:
+            message = (f"--epochs: {args.out} holds a finished run of {count} epochs; to train it further rerun with "
+                       f"--continue --epochs N (N > {count}, the total); to start a new run use another --out")
+        raise RunStateError(message, path=args.out, reason=error.reason) from None
+
+
+def _settings(args, configuration):
+    """The options the run depends on: recorded in RUN_DIR (compared by a rerun) and in result.json."""
+    return {
         "baseline": args.baseline,
         "neurons": None if args.baseline else args.neurons,
         "freeze_neurons": args.freeze_neurons,
@@ -137,13 +200,12 @@ def run(args):
         "default_neuron_options": _default_neuron_settings(args),
         "variant": args.variant,
         "neurons_from": args.neurons_from,
+        "configuration": None if args.baseline else list(configuration),
         "dataset": _dataset_settings(args),
+        "data_dir": args.data_dir,
+        "tfds": args.tfds,
+        "limit": args.limit,
     }
-    with strategy.scope():
-        model = _build(args, configuration, data["train"][0].shape[1:])
-    result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
-    print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
-    return 0
 
 
 def _dataset_settings(args):

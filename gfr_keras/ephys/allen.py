@@ -3,13 +3,18 @@
 `CellTypesCache` lists cells and opens each cell's NWB file as an `NwbDataSet`;
 `gfr_keras.ephys.binning` turns every sweep into binned current and rate
 (spec section 5); `gfr_keras.ephys.processed` writes the result. With a manifest of
-a real cache, allensdk downloads what is missing from the Allen API; with a
-cache written by `gfr synth-cells` everything is already on disk.
+a real cache, allensdk would download what is missing from the Allen API;
+here it may only with `download=True`: offline (the default), a file the
+manifest names but the disk lacks is an error naming it, before allensdk is
+asked (its lazy fetch would create `specimen_<id>/` in the cache and go online).
+With a cache written by `gfr synth-cells` everything is already on disk.
 """
+
+import os
 
 import numpy as np
 
-from gfr_keras.errors import InputError
+from gfr_keras.errors import InputError, MissingInputError
 from gfr_keras.ephys.binning import (
     BIN_SIZES_MS,
     REQUIRED_STIMULI,
@@ -36,8 +41,34 @@ def open_cache(manifest_path):
     return CellTypesCache(manifest_file=str(manifest_path))
 
 
-def list_cells(cache):
-    """The cells of the cache: `{cell_id: {"species": str, "cre_line": str}}`."""
+def local_path(cache, manifest_key, *args):
+    """Where the manifest of `cache` puts a file (`"CELLS"`, `"EPHYS_DATA"` with a cell id).
+
+    None for a cache object without a manifest (one that serves recordings
+    itself, e.g. from memory): it has no file to check and nothing to fetch.
+    """
+    if not hasattr(cache, "get_cache_path"):
+        return None
+    return cache.get_cache_path(None, manifest_key, *args)
+
+
+def _missing_offline(path, download):
+    """Whether a file the manifest names is missing from disk while going online is not allowed."""
+    return not download and path is not None and not os.path.isfile(path)
+
+
+def list_cells(cache, download=False):
+    """The cells of the cache: `{cell_id: {"species": str, "cre_line": str}}`.
+
+    Raises:
+        MissingInputError: offline (`download` false), the cache has no cell list on disk.
+    """
+    path = local_path(cache, "CELLS")
+    if _missing_offline(path, download):
+        raise MissingInputError(
+            f"{path}: the cache's cell list is not on disk; it is fetched from the Allen API only with download",
+            path=path, parameter="download", reason="not_in_cache",
+        )
     return {
         int(cell["id"]): {
             "species": cell.get("species") or "",
@@ -155,7 +186,7 @@ def _missing_stimulus(missing, present):
 
 def process_cell(
     cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False, max_rate_sweeps="all",
-    unused_sweeps="ignore",
+    unused_sweeps="ignore", download=False,
 ):
     """Read one cell with allensdk and bin every sweep the model uses.
 
@@ -172,6 +203,9 @@ def process_cell(
             lose the cell) or "check" (as published, which bins every sweep: a
             non-Test sweep whose current never changes, or a spike past the end
             of any sweep, drops the cell).
+        download: let allensdk fetch the cell's NWB file from the Allen API
+            when the cache lacks it (default: never online; a missing file is a
+            `CellProcessingError` with reason "not_in_cache").
 
     Returns:
         the dict `gfr_keras.processed.write_processed_cell` takes; its root
@@ -181,7 +215,7 @@ def process_cell(
         written to the processed file).
 
     Raises:
-        CellProcessingError with the reason: unreadable file, a required stimulus
+        CellProcessingError with the reason: not in the local cache (offline), unreadable file, a required stimulus
         (Long Square, Noise 1, Noise 2) missing, no spikes at all in the sweeps
         the model uses, or a sweep that cannot be read or binned.
         ValueError for a `max_rate_sweeps` other than "all" or "fitted".
@@ -190,6 +224,12 @@ def process_cell(
         raise ValueError(f"max_rate_sweeps: expected one of {list(MAX_RATE_SWEEPS)}, got {max_rate_sweeps!r}")
     if unused_sweeps not in UNUSED_SWEEPS:
         raise ValueError(f"unused_sweeps: expected one of {list(UNUSED_SWEEPS)}, got {unused_sweeps!r}")
+    nwb_path = local_path(cache, "EPHYS_DATA", int(cell_id))
+    if _missing_offline(nwb_path, download):
+        raise CellProcessingError(
+            f"not in the local cache ({nwb_path} does not exist); use --download to fetch it",
+            path=nwb_path, cell_id=int(cell_id), reason="not_in_cache",
+        )
     try:
         data_set = cache.get_ephys_data(cell_id)
         sweep_numbers = sorted(data_set.get_sweep_numbers())

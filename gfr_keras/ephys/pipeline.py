@@ -90,13 +90,13 @@ def _check_manifest(manifest_path):
         )
 
 
-def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore"):
+def _process_one(cache, cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps="ignore", download=False):
     """Process and write one cell: None, or `(message, reason code)` of its failure (one bad cell must not
     stop the run; the code is `CellProcessingError.reason`, or `"unexpected"`)."""
     try:
         cell = process_cell(
             cache, cell_id, info["species"], info["cre_line"], keep_raw=keep_raw, max_rate_sweeps=max_rate_sweeps,
-            unused_sweeps=unused_sweeps,
+            unused_sweeps=unused_sweeps, download=download,
         )
         cell["source"] = info.get("source")
         if on_cell is not None:
@@ -119,7 +119,7 @@ def _process_in_worker(manifest_path, *cell_args):
 
 
 def _outcomes(manifest_path, cache, jobs, workers):
-    """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps)`,
+    """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download)`,
     in this process or in `workers` processes (spawned: no inherited TensorFlow threads)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -148,7 +148,10 @@ def preprocess_cells(
         cell_ids: cells to process (default: every cell of the cache).
         keep_raw: keep the raw sweeps in memory for `on_cell` (figures).
         on_cell: called with each processed cell before it is written (picklable when `workers` > 1).
-        download: allow allensdk to go online when the manifest does not exist.
+        download: allow allensdk to go online (a missing manifest, cell list or
+            NWB file is fetched from the Allen API). Without it nothing is fetched
+            and nothing is written into the cache: a cell whose NWB file is not on
+            disk fails with "not in the local cache".
         max_rate_sweeps: "all" (default, as published) or "fitted": the sweeps
             whose spikes give gamma (see `process_cell`).
         workers: processes; cells are independent, so 2 on 2 cores take about half the time.
@@ -162,7 +165,7 @@ def preprocess_cells(
         (`cache_source`) in its `source` attribute.
     """
     cache = open_manifest(manifest_path, download)
-    cells = list_cells(cache)
+    cells = list_cells(cache, download)
     source = cache_source(manifest_path, download)
     os.makedirs(out_dir, exist_ok=True)
     remove_stale_temp_files(out_dir)
@@ -179,7 +182,7 @@ def preprocess_cells(
             summary["skipped"].append(cell_id)
         else:
             info = {**cells.get(cell_id, {"species": "", "cre_line": ""}), "source": source}
-            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps))
+            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download))
     progress = tqdm(total=len(cell_ids), initial=len(summary["skipped"]), desc="preprocess", unit="cell")
     summary["failure_kinds"] = {}
     for cell_id, outcome in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone

@@ -7,6 +7,14 @@ to `FITS_DIR/failures.csv` with the reason; every other cell is fitted.
 `shard=(i, n)` fits every n-th cell (deterministic), so several machines can
 share a configuration.
 
+The folder records the settings its fits depend on (`gfr_settings.json`, see
+`gfr_keras.run_settings`): the configuration, degree, C and the fit config's
+values (penalty, padding rule, learning-rate runs, seed, ...). A rerun with
+other settings stops before any work (`RunStateError`); it never counts the
+cells fitted with other settings as done. A folder fitted before the record
+existed is accepted when every fit file in it agrees with the settings (the
+record is then written); otherwise it is refused the same way.
+
 With the config's `retrain_model` (the published `model_pipeline` rule) every
 cell is fitted again: one with a successful fit keeps its saved activation g
 (and with `finetune` starts from its saved alpha and beta), and its file is
@@ -19,14 +27,108 @@ import time
 
 from tqdm import tqdm
 
-from gfr_keras.dataset.fits import is_ok
+from gfr_keras.dataset.fits import is_ok, read_fits
 from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings, package_version, today
 from gfr_keras.ephys.processed import read_processed_cell
 from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
+from gfr_keras.errors import RunStateError
 from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
 from gfr_keras.neurons.timescales import CONFIGURATIONS
+from gfr_keras.run_settings import (
+    check_settings, describe_differences, flat_settings, settings_differences, write_settings,
+)
+
+FIT_FOLDER = "fit folder"
+#: Config keys that say how a run proceeds, not what a fit is: `retrain_model` refits into a folder
+#: made without it (the published rerun), so they are left out of the folder's settings.
+RUN_MODE_KEYS = ("retrain_model", "finetune")
+_REMEDY = "fit into another folder, or delete this one to fit it again with these settings"
+
+
+def fit_settings(bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0):
+    """The settings a fit folder's results depend on, as recorded in its `gfr_settings.json`.
+
+    The configuration (ms), the activation degree, the penalty weight `C` and
+    every value of the `FitConfig` (its name, penalty, padding rule, learning-rate
+    runs, seed, ...) except the run-mode keys `RUN_MODE_KEYS`.
+    """
+    protocol = FitConfig.coerce(config).to_dict()
+    for key in RUN_MODE_KEYS:
+        protocol.pop(key, None)
+    return {
+        "bin_size_ms": int(bin_size_ms),
+        "activation_bin_size_ms": int(activation_bin_size_ms),
+        "degree": int(degree),
+        "C": float(C),
+        "fit_config": protocol,
+    }
+
+
+def _current_layout(recorded):
+    """A record's fit config with the keys added since it was written at their defaults."""
+    try:
+        protocol = FitConfig.from_dict(recorded.get("fit_config", {})).to_dict()
+    except ValueError:  # unknown keys (a newer version): compare as written
+        return recorded
+    return {**recorded, "fit_config": {k: v for k, v in protocol.items() if k not in RUN_MODE_KEYS}}
+
+
+def _legacy_differences(out_dir, settings):
+    """Differences between `settings` and what the fit files of an unrecorded folder say they were made with."""
+    fitted_with = {
+        "bin_size_ms": "bin_size", "activation_bin_size_ms": "actv_bin_size", "degree": "degree", "C": "C",
+        "fit_config.config_name": "config",
+    }
+    wanted = flat_settings(settings)
+    for fit in read_fits([out_dir]):
+        found = {key: fit.get(name) for key, name in fitted_with.items()}
+        differences = settings_differences(found, {key: wanted[key] for key in fitted_with})
+        if differences:
+            return differences, fit["_path"]
+    return [], None
+
+
+def check_fit_folder(out_dir, settings):
+    """Whether `out_dir` may receive fits made with `settings`; reads only.
+
+    Returns:
+        "new" (no record, no fit files), "recorded" (a record with the same
+        settings) or "unrecorded" (fit files made before records, all agreeing).
+
+    Raises:
+        RunStateError: the record, or a fit file of an unrecorded folder, says other settings.
+    """
+    if check_settings(out_dir, FIT_FOLDER, settings, _REMEDY, normalize=_current_layout) is not None:
+        return "recorded"
+    if not os.path.isdir(out_dir) or not any(name.endswith(".json") and name[:-5].isdigit() for name in os.listdir(out_dir)):
+        return "new"
+    differences, path = _legacy_differences(out_dir, settings)
+    if differences:
+        raise RunStateError(
+            f"{out_dir} holds fits made with other settings ({path}: {describe_differences(differences)}); {_REMEDY}",
+            path=out_dir,
+            reason="settings_differ",
+        )
+    return "unrecorded"
+
+
+def claim_fit_folder(out_dir, settings):
+    """`check_fit_folder`, then create the folder and write its record if it has none.
+
+    Returns:
+        a one-line note for an unrecorded folder whose record was written now, else None.
+    """
+    state = check_fit_folder(out_dir, settings)
+    if state == "recorded":
+        return None
+    os.makedirs(out_dir, exist_ok=True)
+    write_settings(out_dir, FIT_FOLDER, settings)
+    if state == "unrecorded":
+        return (f"{out_dir}: fitted before folders recorded their settings; its fit files agree with these "
+                f"settings (configuration, degree, C, config name), now recorded in gfr_settings.json")
+    return None
 
 
 def parse_shard(text):
@@ -126,7 +228,11 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     Returns:
         dict: `results` (cell id -> fit result), `failures` (id -> reason, from
         failures.csv), `todo`, `already_done` (counts), `kept` (retrain: ids whose
-        saved fit was better and stays), `seconds`.
+        saved fit was better and stays), `settings_note` (a line for a folder
+        fitted before settings were recorded, else None), `seconds`.
+
+    Raises:
+        RunStateError: `out_dir` holds fits made with other settings (before any work).
     """
     if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
         raise InvalidParameterError(
@@ -139,7 +245,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     check_finite_number(C, "C", minimum=0)
     config = FitConfig.coerce(config)
     paths = processed_paths(processed_dir, shard)
-    os.makedirs(out_dir, exist_ok=True)
+    settings_note = claim_fit_folder(out_dir, fit_settings(bin_size_ms, activation_bin_size_ms, config, degree, C))
     fitted = lambda path: os.path.exists(os.path.join(out_dir, os.path.basename(path)[:-3] + ".json"))
     todo = list(paths) if config.retrain_model else [p for p in paths if not fitted(p)]
     failures = FailureLog(os.path.join(out_dir, "failures.csv"))
@@ -170,5 +276,6 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
         "todo": len(todo),
         "already_done": len(paths) - len(todo),
         "kept": kept,
+        "settings_note": settings_note,
         "seconds": time.perf_counter() - started,
     }

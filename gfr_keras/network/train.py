@@ -4,7 +4,9 @@ A run folder holds TensorBoard logs (`logs/`: losses, and the rate
 diagnostics of `RateDiagnostics`), the best model by accuracy on a validation
 split carved from the training data (`best.keras`; the test split is predicted
 once, at the end, by that model), BackupAndRestore state (`backup/`: a killed run resumes
-at the epoch it was in), the history (`history.csv`) and `result.json`.
+at the epoch it was in; kept after the run, so a finished run can be continued),
+the history (`history.csv`, one row per epoch), its settings (`gfr_settings.json`)
+and `result.json`. What a rerun into the folder does: `gfr_keras.network.run_folder`.
 """
 
 import os
@@ -13,12 +15,16 @@ import time
 import keras
 import numpy as np
 
-from gfr_keras.io_utils import write_json_atomic
+from gfr_keras.io_utils import read_json, write_json_atomic
 from gfr_keras.units import HZ_PER_PER_MS
 from gfr_keras.network.baselines import build_baseline
 from gfr_keras.network.mnist import make_dataset
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import network_targets
+from gfr_keras.network.run_folder import (
+    BACKUP_DIR, BEST_MODEL_FILE, HISTORY_FILE, RESULT_FILE, AtomicBackupAndRestore, EpochHistory, best_in_history, claim_run,
+    read_history,
+)
 
 
 def build_model(
@@ -132,13 +138,17 @@ class RateDiagnostics(keras.callbacks.Callback):
 
 
 def _callbacks(run_dir, diagnostics):
+    # A resumed or continued run keeps best.keras unless an epoch beats the best accuracy so far.
+    best_so_far = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
     return [*diagnostics,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
         keras.callbacks.ModelCheckpoint(
-            os.path.join(run_dir, "best.keras"), monitor="val_probabilities_accuracy", mode="max", save_best_only=True
+            os.path.join(run_dir, BEST_MODEL_FILE), monitor="val_probabilities_accuracy", mode="max",
+            save_best_only=True, initial_value_threshold=best_so_far,
         ),
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
-        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
+        # Before the backup: an epoch whose row is written but not its backup is trained again and its row replaced.
+        EpochHistory(os.path.join(run_dir, HISTORY_FILE)),
+        AtomicBackupAndRestore(os.path.join(run_dir, BACKUP_DIR), delete_checkpoint=False),
     ]
 
 
@@ -155,21 +165,53 @@ def validation_split(x, y, fraction=0.1, seed=0):
     return (x[train], y[train]), (x[valid], y[valid])
 
 
+def run_settings(settings=None, batch_size=64, seed=0, validation_fraction=0.1):
+    """The settings a run folder records and compares: the caller's `settings` and the training's own."""
+    return {**(settings or {}), "batch_size": int(batch_size), "seed": int(seed), "validation_fraction": float(validation_fraction)}
+
+
+def _train_epochs(model, train, valid, run_dir, epochs, diagnostics, action):
+    """`model.fit` up to `epochs` (BackupAndRestore starts it after the last finished one); the epochs run now."""
+    if action == "finish":  # every epoch is done, only the result is missing
+        print(f"{run_dir}: all {epochs} epochs were done before it stopped; writing its result")
+        return 0
+    # The tf.data pipeline shuffles every epoch itself.
+    history = model.fit(
+        train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
+    )
+    return len(history.history.get("loss", []))
+
+
 def train_lmnist(
-    model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1
+    model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1,
+    continue_training=False,
 ):
     """Fit `model` on `data` (see `load_mnist`), write the run folder; return `result.json`'s dict.
+
+    A folder that already holds this run resumes it, finishes it, or (with
+    `continue_training`) trains it on to `epochs`; see `gfr_keras.network.run_folder.plan_run`.
 
     Args:
         model: a compiled model from `build_model` (built inside `strategy.scope()` if given).
         data: `{"train": (images, labels), "test": (images, labels), "label": str}`.
         run_dir: the run folder (created).
+        epochs: the run's total number of epochs (those already done included).
         strategy: the `tf.distribute` strategy the model was built under, if any.
-        settings: extra fields recorded in `result.json` (the options the model was built with).
+        settings: extra fields recorded in `result.json` (the options the model was built with);
+            with `batch_size`, `seed` and `validation_fraction` they are the run's recorded settings.
         validation_fraction: share of the training data held out (seeded) to
             choose `best.keras`; the test split is predicted once, at the end,
             with the restored best model.
+        continue_training: a finished run of fewer epochs trains on to `epochs`.
+
+    Raises:
+        RunStateError: `run_dir` holds a run with other settings, or a finished run (see `plan_run`).
     """
+    plan = claim_run(run_dir, run_settings(settings, batch_size, seed, validation_fraction), epochs, continue_training)
+    if plan["note"]:
+        print(plan["note"])
+    if plan["action"] == "done":
+        return read_json(os.path.join(run_dir, RESULT_FILE))
     (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, seed)
     x_test, y_test = data["test"]
     targets = lambda x, y: (x, network_targets(y, model))
@@ -181,17 +223,14 @@ def train_lmnist(
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {replicas}")
     started = time.perf_counter()
-    # The tf.data pipeline shuffles every epoch itself.
-    history = model.fit(
-        train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
-    )
+    epochs_run = _train_epochs(model, train, valid, run_dir, epochs, diagnostics, plan["action"])
     wall_s = time.perf_counter() - started
-    best_path = os.path.join(run_dir, "best.keras")
+    best_path = os.path.join(run_dir, BEST_MODEL_FILE)
     if os.path.exists(best_path):
         model.set_weights(keras.saving.load_model(best_path).get_weights())
     (train_accuracy,) = _accuracies(model, x_train, y_train, ["probabilities"])
     test_accuracy, test_accuracy_first_step = _accuracies(model, x_test, y_test, ["probabilities", "logits"])
-    epochs_run = len(history.history.get("loss", []))
+    best_val_accuracy = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
     result = {
         "model": model.name,
         **(settings or {}),
@@ -201,17 +240,18 @@ def train_lmnist(
         # Diagnostic: the first zero-input step alone (the step the reference trains on).
         "test_accuracy_first_step": test_accuracy_first_step,
         "jit_compile": bool(model.jit_compile),
-        "best_val_accuracy": float(max(history.history.get("val_probabilities_accuracy", [float("nan")]))),
+        "best_val_accuracy": float("nan") if best_val_accuracy is None else best_val_accuracy,
         "validation_images": int(len(y_valid)),
-        "diagnostics": diagnostics[0].summary if diagnostics else None,
+        # None when only the result was written (the epochs ran in an earlier invocation).
+        "diagnostics": diagnostics[0].summary if diagnostics and epochs_run else None,
         "epochs_this_run": epochs_run,
         "epochs": epochs,
         "parameters": int(model.count_params()),
         "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "wall_time_s": wall_s,
-        "train_samples_per_s": len(y_train) * epochs_run / wall_s if wall_s else None,
+        "train_samples_per_s": len(y_train) * epochs_run / wall_s if wall_s and epochs_run else None,
         "replicas": replicas,
         "batch_size": batch_size,
     }
-    write_json_atomic(result, os.path.join(run_dir, "result.json"), indent=1)
+    write_json_atomic(result, os.path.join(run_dir, RESULT_FILE), indent=1)
     return result
