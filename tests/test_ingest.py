@@ -239,7 +239,7 @@ def test_a_cell_missing_from_the_cache_fails_offline_without_touching_the_cache(
     assert attempts == []
     with open(out / "failures.csv", newline="") as handle:
         reasons = {int(row["cell_id"]): row["reason"] for row in csv.DictReader(handle)}
-    assert list(reasons) == [unknown] and "not in the local cache" in reasons[unknown] and "--download" in reasons[unknown]
+    assert list(reasons) == [unknown] and "not in the local cache" in reasons[unknown] and "download=True" in reasons[unknown]
     assert (out / f"{known}.h5").exists()
 
 

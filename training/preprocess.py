@@ -85,4 +85,7 @@ def run(args):
         f"{len(skipped)} skipped (already done), {len(failed)} failed{where}\n"
         f"  with Noise 1 and Noise 2: {len(done) + len(skipped)}; without Noise 1 or Noise 2: {missing_noise}"
     )
+    not_cached = sum(1 for kind in summary["failure_kinds"].values() if kind == "not_in_cache")
+    if not_cached:
+        print(f"  {not_cached} cells are not in the local cache: --download fetches them (online)")
     return 0 if not failed or done or skipped else 1

@@ -227,7 +227,7 @@ def process_cell(
     nwb_path = local_path(cache, "EPHYS_DATA", int(cell_id))
     if _missing_offline(nwb_path, download):
         raise CellProcessingError(
-            f"not in the local cache ({nwb_path} does not exist); use --download to fetch it",
+            f"not in the local cache ({nwb_path} does not exist); it is fetched only when downloading is allowed (download=True)",
             path=nwb_path, cell_id=int(cell_id), reason="not_in_cache",
         )
     try:
