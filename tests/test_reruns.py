@@ -7,7 +7,7 @@ import pytest
 
 from gfr_keras.errors import RunStateError
 from gfr_keras.fitting.config import FitConfig
-from gfr_keras.fitting.pipeline import fit_settings
+from gfr_keras.fitting.pipeline import fit_folder_settings
 from gfr_keras.run_settings import SETTINGS_FILE, check_settings, settings_differences, write_settings
 from training.cli import main
 
@@ -92,9 +92,9 @@ def test_a_rerun_with_the_same_settings_resumes(fitted, processed, capsys):
 
 
 def test_retrain_is_a_run_mode_not_a_setting():
-    plain = fit_settings(20, 20, FitConfig(), 1, 0.0)
-    assert fit_settings(20, 20, FitConfig(retrain_model=True, finetune=True), 1, 0.0) == plain
-    assert fit_settings(20, 20, FitConfig(seed=1), 1, 0.0) != plain
+    plain = fit_folder_settings(20, 20, FitConfig(), 1, 0.0)
+    assert fit_folder_settings(20, 20, FitConfig(retrain_model=True, finetune=True), 1, 0.0) == plain
+    assert fit_folder_settings(20, 20, FitConfig(seed=1), 1, 0.0) != plain
 
 
 def test_a_folder_fitted_before_settings_were_recorded(fitted, processed, tmp_path, capsys):

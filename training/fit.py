@@ -96,7 +96,7 @@ def _check_plot_cells(args):
 def run(args):
     from gfr_keras.ephys.processed import read_processed_cell
     from gfr_keras.fitting.config import load_fit_config
-    from gfr_keras.fitting.pipeline import check_fit_folder, fit_folder, fit_settings, parse_shard
+    from gfr_keras.fitting.pipeline import check_fit_folder, fit_folder, fit_folder_settings, parse_shard
 
     shard = parse_shard(args.shard)
     configurations = _configurations(args)
@@ -111,7 +111,7 @@ def run(args):
     # Every configuration reads the same files (all bin sizes are in each): read each once.
     # Held in memory for the whole run: about 1 MB per cell; shard larger databases.
     for bin_size, actv, out in configurations:  # every folder before any work: a refusal costs nothing
-        check_fit_folder(out, fit_settings(bin_size, actv, config, args.degree, args.C))
+        check_fit_folder(out, fit_folder_settings(bin_size, actv, config, args.degree, args.C))
     read_cell = functools.lru_cache(maxsize=None)(read_processed_cell) if len(configurations) > 1 else read_processed_cell
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")

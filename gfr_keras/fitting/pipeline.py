@@ -47,7 +47,7 @@ RUN_MODE_KEYS = ("retrain_model", "finetune")
 _REMEDY = "fit into another folder, or delete this one to fit it again with these settings"
 
 
-def fit_settings(bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0):
+def fit_folder_settings(bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0):
     """The settings a fit folder's results depend on, as recorded in its `gfr_settings.json`.
 
     The configuration (ms), the activation degree, the penalty weight `C` and
@@ -245,7 +245,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     check_finite_number(C, "C", minimum=0)
     config = FitConfig.coerce(config)
     paths = processed_paths(processed_dir, shard)
-    settings_note = claim_fit_folder(out_dir, fit_settings(bin_size_ms, activation_bin_size_ms, config, degree, C))
+    settings_note = claim_fit_folder(out_dir, fit_folder_settings(bin_size_ms, activation_bin_size_ms, config, degree, C))
     fitted = lambda path: os.path.exists(os.path.join(out_dir, os.path.basename(path)[:-3] + ".json"))
     todo = list(paths) if config.retrain_model else [p for p in paths if not fitted(p)]
     failures = FailureLog(os.path.join(out_dir, "failures.csv"))
