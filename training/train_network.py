@@ -88,7 +88,17 @@ def add_arguments(parser):
     parser.add_argument("--baseline", choices=BASELINES, help="train this Keras layer instead, same pipeline")
     parser.add_argument("--limit", type=int, help="use only the first N training and N/4 test images (smoke runs)")
     parser.add_argument("--distribute", action="store_true", help="train under tf.distribute.MirroredStrategy")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="the run's randomness: initial weights, the draw of biological neurons, the order of the training digits "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--split-seed", type=int, default=0,
+        help="the digits: the offline split's 8,000 / 2,000 permutation and the 10 %% validation part carved from the "
+        "training digits; kept apart from --seed so runs of several seeds are selected and tested on the same digits "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--out", required=True, help="RUN_DIR")
 
 
@@ -121,7 +131,7 @@ def run(args):
     from gfr_keras.network.train import train_lmnist
 
     configuration = _check(args)
-    data = load_mnist(args.data_dir, args.tfds, args.limit, args.seed, variant=args.variant)
+    data = load_mnist(args.data_dir, args.tfds, args.limit, args.split_seed, variant=args.variant)
     strategy = tf.distribute.MirroredStrategy() if args.distribute else tf.distribute.get_strategy()
     settings = {
         "baseline": args.baseline,
@@ -143,7 +153,9 @@ def run(args):
     }
     with strategy.scope():
         model = _build(args, configuration, data["train"][0].shape[1:])
-    result = train_lmnist(model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings)
+    result = train_lmnist(
+        model, data, args.out, args.epochs, args.batch_size, args.seed, strategy, settings, split_seed=args.split_seed
+    )
     print(json.dumps({k: result[k] for k in ("model", "data", "train_accuracy", "test_accuracy", "wall_time_s")}, indent=1))
     return 0
 

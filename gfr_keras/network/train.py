@@ -7,6 +7,7 @@ once, at the end, by that model), BackupAndRestore state (`backup/`: a killed ru
 at the epoch it was in), the history (`history.csv`) and `result.json`.
 """
 
+import hashlib
 import os
 import time
 
@@ -148,15 +149,50 @@ def _accuracies(model, images, labels, outputs):
 
 
 def validation_split(x, y, fraction=0.1, seed=0):
-    """`(train, validation)`: a seeded random `fraction` of the training data held out for model selection."""
+    """`(train, validation)`: a seeded random `fraction` of the training data held out for model selection.
+
+    The test split is never part of it: `best.keras` (and any default chosen
+    from these runs) is picked on this validation part; the test split is
+    predicted once, at the end.
+    """
     order = np.random.default_rng(seed + 1).permutation(len(y))
     held = max(1, int(round(len(y) * fraction)))
     train, valid = np.sort(order[held:]), np.sort(order[:held])
     return (x[train], y[train]), (x[valid], y[valid])
 
 
+def _restored_accuracies(model, run_dir, train, test):
+    """Train and test accuracies of the run's best model (`best.keras`, restored into `model`)."""
+    best_path = os.path.join(run_dir, "best.keras")
+    if os.path.exists(best_path):
+        model.set_weights(keras.saving.load_model(best_path).get_weights())
+    (train_accuracy,) = _accuracies(model, *train, ["probabilities"])
+    test_accuracy, test_accuracy_first_step = _accuracies(model, *test, ["probabilities", "logits"])
+    # test_accuracy_first_step, a diagnostic: the first zero-input step alone (the step the reference trains on).
+    return {"train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "test_accuracy_first_step": test_accuracy_first_step}
+
+
+def _split_record(seed, split_seed, valid, test):
+    """The seeds of a run and which digits chose `best.keras` and which were tested (a comparison checks they agree)."""
+    return {
+        "validation_images": int(len(valid[1])),
+        "seed": seed,
+        "split_seed": split_seed,
+        "validation_digits_sha1": digits_digest(*valid),
+        "test_digits_sha1": digits_digest(*test),
+    }
+
+
+def digits_digest(images, labels):
+    """A short sha1 of a split's images and labels: runs tested on the same digits share it."""
+    digest = hashlib.sha1(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def train_lmnist(
-    model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1
+    model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1,
+    split_seed=None,
 ):
     """Fit `model` on `data` (see `load_mnist`), write the run folder; return `result.json`'s dict.
 
@@ -166,11 +202,17 @@ def train_lmnist(
         run_dir: the run folder (created).
         strategy: the `tf.distribute` strategy the model was built under, if any.
         settings: extra fields recorded in `result.json` (the options the model was built with).
+        seed: the order in which the training digits are shuffled each epoch
+            (the model's weights are seeded when it is built).
         validation_fraction: share of the training data held out (seeded) to
             choose `best.keras`; the test split is predicted once, at the end,
             with the restored best model.
+        split_seed: the seed of the validation carve; None: `seed`. `gfr
+            train-network` passes its `--split-seed` (0 unless given), so runs
+            of several `--seed`s select on and are tested on the same digits.
     """
-    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, seed)
+    split_seed = seed if split_seed is None else split_seed
+    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, split_seed)
     x_test, y_test = data["test"]
     targets = lambda x, y: (x, network_targets(y, model))
     train = make_dataset(x_train, y_train, batch_size, seed=seed).map(targets)
@@ -186,23 +228,15 @@ def train_lmnist(
         train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
     )
     wall_s = time.perf_counter() - started
-    best_path = os.path.join(run_dir, "best.keras")
-    if os.path.exists(best_path):
-        model.set_weights(keras.saving.load_model(best_path).get_weights())
-    (train_accuracy,) = _accuracies(model, x_train, y_train, ["probabilities"])
-    test_accuracy, test_accuracy_first_step = _accuracies(model, x_test, y_test, ["probabilities", "logits"])
     epochs_run = len(history.history.get("loss", []))
     result = {
         "model": model.name,
         **(settings or {}),
         "data": data["label"],
-        "train_accuracy": train_accuracy,
-        "test_accuracy": test_accuracy,
-        # Diagnostic: the first zero-input step alone (the step the reference trains on).
-        "test_accuracy_first_step": test_accuracy_first_step,
+        **_restored_accuracies(model, run_dir, (x_train, y_train), (x_test, y_test)),
         "jit_compile": bool(model.jit_compile),
         "best_val_accuracy": float(max(history.history.get("val_probabilities_accuracy", [float("nan")]))),
-        "validation_images": int(len(y_valid)),
+        **_split_record(seed, split_seed, (x_valid, y_valid), (x_test, y_test)),
         "diagnostics": diagnostics[0].summary if diagnostics else None,
         "epochs_this_run": epochs_run,
         "epochs": epochs,
