@@ -210,7 +210,7 @@ def test_a_bank_refuses_other_settings_and_replaces_only_its_own_files(bank, tmp
     assert _synth(out) == 0  # the same settings: nothing simulated again
     assert "(3 already there, 0 simulated" in capsys.readouterr().out and _tree(out) == before
     for extra, difference in ((["--seed", "2"], "seed: 1 -> 2"), (["--model", "glif"], "model: 'spiking' -> 'glif'"),
-                              (["--sampling-rate", "20000"], "sampling_rate_hz: 50000 -> 20000")):
+                              (["--sampling-rate", "25000"], "sampling_rate_hz: 50000 -> 25000")):
         assert _synth(out, *extra) == 2
         err = capsys.readouterr().err
         assert difference in err and "--replace" in err, err

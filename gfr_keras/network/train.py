@@ -9,6 +9,7 @@ the history (`history.csv`, one row per epoch), its settings (`gfr_settings.json
 and `result.json`. What a rerun into the folder does: `gfr_keras.network.run_folder`.
 """
 
+import hashlib
 import os
 import time
 
@@ -158,7 +159,12 @@ def _accuracies(model, images, labels, outputs):
 
 
 def validation_split(x, y, fraction=0.1, seed=0):
-    """`(train, validation)`: a seeded random `fraction` of the training data held out for model selection."""
+    """`(train, validation)`: a seeded random `fraction` of the training data held out for model selection.
+
+    The test split is never part of it: `best.keras` (and any default chosen
+    from these runs) is picked on this validation part; the test split is
+    predicted once, at the end.
+    """
     order = np.random.default_rng(seed + 1).permutation(len(y))
     held = max(1, int(round(len(y) * fraction)))
     train, valid = np.sort(order[held:]), np.sort(order[:held])
@@ -182,9 +188,39 @@ def _train_epochs(model, train, valid, run_dir, epochs, diagnostics, action):
     return len(history.history.get("loss", []))
 
 
+def _restored_accuracies(model, run_dir, train, test):
+    """Train and test accuracies of the run's best model (`best.keras`, restored into `model`)."""
+    best_path = os.path.join(run_dir, BEST_MODEL_FILE)
+    if os.path.exists(best_path):
+        model.set_weights(keras.saving.load_model(best_path).get_weights())
+    (train_accuracy,) = _accuracies(model, *train, ["probabilities"])
+    test_accuracy, test_accuracy_first_step = _accuracies(model, *test, ["probabilities", "logits"])
+    # test_accuracy_first_step, a diagnostic: the first zero-input step alone (the step the reference trains on).
+    return {"train_accuracy": train_accuracy, "test_accuracy": test_accuracy, "test_accuracy_first_step": test_accuracy_first_step}
+
+
+def _split_record(seed, split_seed, valid, test):
+    """The seeds of a run and which digits chose `best.keras` and which were tested (a comparison checks they agree)."""
+    return {
+        "validation_images": int(len(valid[1])),
+        "seed": seed,
+        "split_seed": split_seed,
+        "validation_digits_sha1": digits_digest(*valid),
+        "test_digits_sha1": digits_digest(*test),
+    }
+
+
+def digits_digest(images, labels):
+    """A short sha1 of a split's images and labels: runs tested on the same digits share it."""
+    digest = hashlib.sha1(np.ascontiguousarray(images, dtype=np.float32).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
 def train_lmnist(
     model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1,
     continue_training=False,
+    split_seed=None,
 ):
     """Fit `model` on `data` (see `load_mnist`), write the run folder; return `result.json`'s dict.
 
@@ -198,21 +234,28 @@ def train_lmnist(
         epochs: the run's total number of epochs (those already done included).
         strategy: the `tf.distribute` strategy the model was built under, if any.
         settings: extra fields recorded in `result.json` (the options the model was built with);
-            with `batch_size`, `seed` and `validation_fraction` they are the run's recorded settings.
+            with `batch_size`, `seed`, `split_seed` and `validation_fraction` they are the run's recorded settings.
+        seed: the order in which the training digits are shuffled each epoch
+            (the model's weights are seeded when it is built).
         validation_fraction: share of the training data held out (seeded) to
             choose `best.keras`; the test split is predicted once, at the end,
             with the restored best model.
         continue_training: a finished run of fewer epochs trains on to `epochs`.
+        split_seed: the seed of the validation carve; None: `seed`. `gfr
+            train-network` passes its `--split-seed` (0 unless given), so runs
+            of several `--seed`s select on and are tested on the same digits.
 
     Raises:
         RunStateError: `run_dir` holds a run with other settings, or a finished run (see `plan_run`).
     """
-    plan = claim_run(run_dir, run_settings(settings, batch_size, seed, validation_fraction), epochs, continue_training)
+    split_seed = seed if split_seed is None else split_seed
+    recorded = run_settings({**(settings or {}), "split_seed": split_seed}, batch_size, seed, validation_fraction)
+    plan = claim_run(run_dir, recorded, epochs, continue_training)
     if plan["note"]:
         print(plan["note"])
     if plan["action"] == "done":
         return read_json(os.path.join(run_dir, RESULT_FILE))
-    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, seed)
+    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, split_seed)
     x_test, y_test = data["test"]
     targets = lambda x, y: (x, network_targets(y, model))
     train = make_dataset(x_train, y_train, batch_size, seed=seed).map(targets)
@@ -225,23 +268,15 @@ def train_lmnist(
     started = time.perf_counter()
     epochs_run = _train_epochs(model, train, valid, run_dir, epochs, diagnostics, plan["action"])
     wall_s = time.perf_counter() - started
-    best_path = os.path.join(run_dir, BEST_MODEL_FILE)
-    if os.path.exists(best_path):
-        model.set_weights(keras.saving.load_model(best_path).get_weights())
-    (train_accuracy,) = _accuracies(model, x_train, y_train, ["probabilities"])
-    test_accuracy, test_accuracy_first_step = _accuracies(model, x_test, y_test, ["probabilities", "logits"])
     best_val_accuracy = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
     result = {
         "model": model.name,
         **(settings or {}),
         "data": data["label"],
-        "train_accuracy": train_accuracy,
-        "test_accuracy": test_accuracy,
-        # Diagnostic: the first zero-input step alone (the step the reference trains on).
-        "test_accuracy_first_step": test_accuracy_first_step,
+        **_restored_accuracies(model, run_dir, (x_train, y_train), (x_test, y_test)),
         "jit_compile": bool(model.jit_compile),
         "best_val_accuracy": float("nan") if best_val_accuracy is None else best_val_accuracy,
-        "validation_images": int(len(y_valid)),
+        **_split_record(seed, split_seed, (x_valid, y_valid), (x_test, y_test)),
         # None when only the result was written (the epochs ran in an earlier invocation).
         "diagnostics": diagnostics[0].summary if diagnostics and epochs_run else None,
         "epochs_this_run": epochs_run,
