@@ -67,6 +67,8 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
     config = FitConfig.coerce(config)
     groups = stimulus_groups(cells, bin_size_ms)
     results = triage(activations, groups, bin_size_ms)
+    if all(result is not None for result in results):
+        return results  # nothing to fit (e.g. no cell of the chunk has Noise 2 sweeps: there is no test batch)
     population = build_population(activations, results, bin_size_ms, config, start_params)
     if jit_compile is None:
         jit_compile = population.layer.units <= 300  # measured under TensorFlow: XLA wins up to a few hundred units on CPU
