@@ -204,7 +204,10 @@ def test_explained_variance_ratio_edge_cases():
     with pytest.raises(ValueError, match=r"prediction: expected shape \[4\]"):
         gk.explained_variance_ratio(trials, np.zeros(5))
     with pytest.raises(ValueError, match="trials: expected shape"):
-        gk.explained_variance_ratio(trials[:1], np.zeros(4))
+        gk.explained_variance_ratio(trials[:0], np.zeros(4))
+    # One repeat (F14): EV_data = EV(trial, trial) = 1, so the EVR is EV(trial, prediction), finite as published.
+    # By hand: var([0, 1, 0, 2]) = 11/16, var([0, 1, 1, 2]) = 1/2, var(difference) = 3/16 -> (19/16 - 3/16) / (19/16).
+    assert gk.explained_variance_ratio(trials[:1], trials[1]) == pytest.approx(16 / 19)
     with pytest.raises(ValueError, match="NaN"):
         gk.explained_variance_ratio(trials, np.full(4, np.nan))
 

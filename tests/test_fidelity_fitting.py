@@ -1,18 +1,23 @@
-"""Departures of the fitting pipeline from the published code, each fixed or switchable (docs/fidelity.md F1-F3, F7-F8)."""
+"""Departures of the fitting pipeline from the published code, each fixed or switchable (docs/fidelity.md F1-F3, F7-F8, F13-F14)."""
 
 import copy
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gfr_keras.dataset.fits import FitStatus
+from gfr_keras.dataset.metrics import explained_variance
 from gfr_keras.ephys.processed import read_processed_cell
 from gfr_keras.fitting.config import ConfigError, FitConfig
 from gfr_keras.fitting.data import published_padding_mask, stimulus_groups
 from gfr_keras.fitting.pipeline import fit_folder, improves
-from gfr_keras.fitting.trainer import fit_cells, fit_neurons
+from gfr_keras.fitting.activation import fit_activations
+from gfr_keras.fitting.trainer import build_population, fit_cells, fit_neurons
+from gfr_keras.neurons.layer import GFR
+from gfr_keras.neurons.params import fresh_params
 from test_fitting import QUICK, assert_same_fit, variants
 
 
@@ -185,15 +190,29 @@ def test_retrain_keeps_a_better_saved_fit_and_replaces_a_worse_one(cells, proces
 
 @pytest.mark.backend_agnostic
 def test_finetune_starts_from_the_saved_parameters(cells):
-    """F7: with `finetune` every run starts from the saved alpha and beta, not from fresh ones."""
+    """F7: with `finetune` every run starts from the saved alpha and beta exactly, without it from fresh ones."""
     saved = fit_cells([cells[2]], 20, 20, config=QUICK)[0]
     previous = [{"status": "ok", "params": saved["params"], "val_evr": saved["val_evr"], "activation_loss": 1.0}]
-    tuned = fit_cells([cells[2]], 20, 20, config={**QUICK, "finetune": True, "retrain_model": True}, previous=previous)[0]
-    fresh = fit_cells([cells[2]], 20, 20, config={**QUICK, "retrain_model": True}, previous=previous)[0]
+    activations = [{"g": saved["params"]["g"], "loss": 1.0, "status": "ok"}]
+    # The population before its first step: every learning-rate copy holds the saved parameters, bit for bit.
+    config = FitConfig.coerce({**QUICK, "finetune": True, "retrain_model": True})
+    start = build_population(activations, [None], 20, config, [saved["params"]]).layer.get_params()
+    assert len(start) == len(QUICK["hparams"])
+    for copy_params in start:
+        assert copy_params["a"] == saved["params"]["a"] and copy_params["b"] == saved["params"]["b"]
+        assert copy_params["g"] == saved["params"]["g"]
+    # Through fit_cells: a step of 1e-20 cannot move a float32 weight of the saved fit (none is 0 or tiny), so what
+    # comes out is the start itself: the saved parameters with finetune, the fresh ones (alpha = (n, 0, ...)) without.
+    weights = np.abs(np.concatenate([np.ravel(saved["params"]["a"]), np.ravel(saved["params"]["b"])]))
+    assert weights.min() > 1e-10
+    still = {**QUICK, "hparams": [{"lr": 1e-20, "epochs": 3}], "retrain_model": True}
+    tuned = fit_cells([cells[2]], 20, 20, config={**still, "finetune": True}, previous=previous)[0]
+    fresh = fit_cells([cells[2]], 20, 20, config=still, previous=previous)[0]
+    assert tuned["params"]["a"] == saved["params"]["a"] and tuned["params"]["b"] == saved["params"]["b"]
+    expected = fresh_params(saved["params"]["g"], 20)
+    np.testing.assert_allclose(fresh["params"]["a"], expected["a"], rtol=0, atol=1e-15)  # its zeros move by ~1e-20
+    np.testing.assert_allclose(fresh["params"]["b"], expected["b"], rtol=0, atol=1e-15)
     assert tuned["params"]["g"] == fresh["params"]["g"] == saved["params"]["g"]
-    # One more round of training from the saved fit ends elsewhere than from fresh weights.
-    assert not np.allclose(tuned["params"]["a"], fresh["params"]["a"])
-    assert tuned["train_losses"][0] <= fresh["train_losses"][0]
 
 
 def test_unused_sweeps_are_checked_as_published_on_request():
@@ -243,3 +262,115 @@ def test_a_paused_unit_follows_the_trajectory_it_has_without_the_step():
     alone = trained(1, [(xs[0], [1]), (xs[2], [1])])
     np.testing.assert_allclose(pair[1], alone[0], rtol=1e-6)
     assert not np.allclose(pair[0], pair[1])
+
+
+# -- F13: the published configs, verbatim -----------------------------------------------
+
+PUBLISHED_CONFIGS = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("name", ["published_default.json", "published_test.json"])
+def test_the_published_configs_are_read_verbatim_with_their_meaning(name):
+    """Every key of the published `configs/*.json` is a FitConfig field holding the file's value."""
+    path = PUBLISHED_CONFIGS / name
+    values = json.loads(path.read_text())
+    config = FitConfig.from_json(path)
+    assert set(values) == {"config_name", "activation_epochs", "activation_repeats", "freeze_activation", "eps",
+                           "hparams", "finetune", "retrain_model"}
+    for key, value in values.items():
+        got = [{"lr": r.lr, "epochs": r.epochs} for r in config.hparams] if key == "hparams" else getattr(config, key)
+        assert got == value, key
+    # Keys the files do not hold keep the published behaviour: Adam's epsilon 1e-8, activation lr 0.05, 3 equal losses.
+    assert (config.adam_epsilon, config.activation_lr, config.early_stop_repeats) == (1e-8, 0.05, 3)
+    with pytest.raises(ConfigError, match="'freeze_activation': expected true or false"):
+        FitConfig.from_dict({**values, "freeze_activation": "yes"}, name)
+
+
+def test_gfr_fit_accepts_the_published_configs(cells, processed, tmp_path, capsys):
+    """`gfr fit --config` with the published files as they are: the test config fits the bank; the default
+    one (1000 activation epochs) runs on a cell without Noise 2, which every protocol fails after the activation."""
+    from training.cli import main
+
+    argv = ["fit", "--bin-size", "20", "--activation-bin-size", "20"]
+    out = tmp_path / "test"
+    assert main([*argv, "--processed", str(processed), "--config", str(PUBLISHED_CONFIGS / "published_test.json"),
+                 "--out", str(out)]) == 0
+    fits = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    assert len(fits) == len(cells) and {f["config"] for f in fits} == {"test"}
+    assert all(f["status"] == "ok" and f["epochs"] <= 10 and f["lr"] == 1e-2 for f in fits)
+    # retrain_model: true (both published files): a rerun refits every cell, as the published model_pipeline.
+    capsys.readouterr()
+    assert main([*argv, "--processed", str(processed), "--config", str(PUBLISHED_CONFIGS / "published_test.json"),
+                 "--out", str(out)]) == 0
+    assert "(0 already fitted)" in capsys.readouterr().out
+    from gfr_keras.ephys.processed import write_processed_cell
+
+    one = tmp_path / "one"
+    one.mkdir()
+    write_processed_cell(without(cells[0], "Noise 2"), one / f"{cells[0]['cell_id']}.h5")
+    out = tmp_path / "default"
+    main([*argv, "--processed", str(one), "--config", str(PUBLISHED_CONFIGS / "published_default.json"), "--out", str(out)])
+    fit = json.loads((out / f"{cells[0]['cell_id']}.json").read_text())
+    assert fit["config"] == "default" and "Noise 2" in fit["failure_reason"]
+
+
+@pytest.mark.backend_agnostic
+def test_freeze_activation_false_trains_g_with_alpha_and_beta(cells):
+    """F13: the published `GFR(freeze_g=config["freeze_activation"])`: false trains g's threshold and coefficients."""
+    activations = fit_activations([cells[2]], 20, config=QUICK)
+    quick = {**QUICK, "hparams": [{"lr": 1e-2, "epochs": 4}]}
+    frozen = fit_neurons([cells[2]], activations, 20, config=quick)[0]
+    trained = fit_neurons([cells[2]], activations, 20, config={**quick, "freeze_activation": False})[0]
+    assert frozen["status"] == trained["status"] == "ok"
+    assert frozen["params"]["g"] == activations[0]["g"]
+    g, start = trained["params"]["g"], activations[0]["g"]
+    assert g["b"] != start["b"] and g["poly_coeff"] != start["poly_coeff"]
+    assert (g["max_current"], g["max_firing_rate"]) == (start["max_current"], start["max_firing_rate"])  # fixed, as published
+    assert not np.allclose(trained["params"]["a"], frozen["params"]["a"])
+
+
+# -- Adam's epsilon is the published 1e-8, apart from the loss's eps ----------------------
+
+
+@pytest.mark.backend_agnostic
+def test_adam_epsilon_is_1e_8_whatever_the_loss_eps(cells):
+    """Published: `PoissonNLLLoss(eps=config["eps"])` in the neuron fit, `torch.optim.Adam` (eps 1e-8) in both fits,
+    and the activation fit's loss with PyTorch's default 1e-8. So `eps` changes the neuron's loss alone."""
+    config = FitConfig.coerce({**QUICK, "eps": 1e-2})
+    activations = fit_activations([cells[2]], 20, config=QUICK)
+    assert build_population(activations, [None], 20, config).optimizer.epsilon == 1e-8
+    assert build_population(activations, [None], 20, FitConfig.coerce({"adam_epsilon": 1e-6})).optimizer.epsilon == 1e-6
+    # The activation fit uses neither: the same fit, bit for bit, with another eps.
+    assert fit_activations([cells[2]], 20, config=config) == activations
+
+
+# -- F14: EVR with one repeat ---------------------------------------------------------------
+
+
+def one_trial(cell):
+    """`cell` with only its first Noise 1 and first Noise 2 sweep."""
+    cell = copy.deepcopy(cell)
+    seen = set()
+    for number, sweep in sorted(cell["sweeps"].items()):
+        name = sweep["stimulus_name"]
+        if name in ("Noise 1", "Noise 2"):
+            if name in seen:
+                del cell["sweeps"][number]
+            seen.add(name)
+    return cell
+
+
+@pytest.mark.backend_agnostic
+def test_a_cell_with_one_noise_repeat_gets_the_published_finite_evr(cells):
+    """F14: published `explained_variance_ratio` with one trial is EV(trial, prediction) (EV_data = 1), not NaN."""
+    cell = one_trial(cells[2])
+    result = fit_cells([cell], 20, 20, config=QUICK)[0]
+    assert result["status"] == "ok"
+    for stimulus, key in (("Noise 1", "val_evr"), ("Noise 2", "test_evr")):
+        group = stimulus_groups([cell], 20)[stimulus]
+        assert group["n_sweeps"][0] == 1
+        length = int(group["length"][0])
+        layer = GFR.from_params([result["params"]], return_sequences=True, dtype="float64")
+        prediction = np.asarray(layer(group["current_pa"][:1].astype("float64")))[0, :length, 0]
+        expected = explained_variance(group["rate_per_ms"][0, :length, 0], prediction)
+        assert np.isfinite(result[key]) and result[key] == pytest.approx(float(expected), abs=1e-4), stimulus

@@ -258,3 +258,29 @@ def test_a_missing_cell_list_is_not_fetched_offline(bank, tmp_path):
         process_cell(cache, 123)
     assert error.value.reason == "not_in_cache" and error.value.cell_id == 123
     assert sorted(p.name for p in cache_dir.iterdir()) == ["manifest.json"]
+
+
+def test_a_ramp_without_recorded_voltage_drops_the_cell_with_its_reason(bank, tmp_path):
+    """As the published preprocessing (`np.max(np.nonzero(V))` raises): the cell is not processed, the reason is kept."""
+    copy = tmp_path / "bank"
+    shutil.copytree(bank, copy)
+    cell_id = json.loads((copy / "cells.json").read_text())[0]["specimen__id"]
+    with h5py.File(copy / f"specimen_{cell_id}" / "ephys.nwb", "a") as handle:
+        ramps = [name for name, group in handle["stimulus/presentation"].items()
+                 if group["aibs_stimulus_name"][()] == b"Ramp"]
+        assert ramps
+        for name in ramps:
+            response = handle[f"acquisition/timeseries/{name}/data"]
+            response[...] = np.zeros(response.shape, response.dtype)
+        n_samples = len(handle[f"acquisition/timeseries/{ramps[0]}/data"])
+    ids = tmp_path / "ids.csv"
+    ids.write_text(f"cell_id\n{cell_id}\n")
+    out = tmp_path / "processed"
+    # 1: every cell asked for failed.
+    assert main(["preprocess", "--manifest", str(copy / "manifest.json"), "--out", str(out), "--cell-ids", str(ids)]) == 1
+    assert not list(out.glob("*.h5"))
+    with open(out / "failures.csv", newline="") as handle:
+        reasons = {int(row["cell_id"]): row["reason"] for row in csv.DictReader(handle)}
+    sweep = int(ramps[0].split("_")[1])
+    assert reasons == {cell_id: f"sweep {sweep}: Ramp sweep: the voltage is 0 mV in all "
+                                f"{n_samples} samples (no recorded response)"}

@@ -42,6 +42,15 @@ def test_ramp_end_is_cut_at_the_peak_or_the_last_voltage_sample():
     assert analysis_window("Ramp", current, voltage, (500, 19_999)) == (1000, 11_999)
 
 
+def test_a_ramp_without_recorded_voltage_is_an_error():
+    """The published `np.max(np.nonzero(V))` raises on an all-zero Ramp voltage and the cell is dropped."""
+    current = np.zeros(2_000)
+    current[500:1_500] = np.linspace(0, 100, 1_000)
+    with pytest.raises(ValueError, match="Ramp sweep: the voltage is 0 mV in all 2000 samples"):
+        analysis_window("Ramp", current, np.zeros(2_000), (100, 1_999))
+    assert analysis_window("Long Square", current, np.zeros(2_000), (100, 1_999)) == (500, 1_999)  # only the Ramp is cut at V
+
+
 @pytest.mark.parametrize("bin_size_ms", [10, 20, 50, 100])
 def test_binning_conserves_spikes_and_averages_current(bin_size_ms):
     rng = np.random.default_rng(bin_size_ms)

@@ -69,16 +69,30 @@ def small_bank(tmp_path_factory):
     return out, rows
 
 
-def test_allen_feature_extractor_measures_the_source_cells_features(small_bank):
+def test_consistency_the_extractor_reads_back_what_the_bank_was_built_from(small_bank):
+    """A round-trip consistency check, not a validation: every feature compared here went into the bank.
+
+    allensdk's extractor on the bank's sweeps gives back (a) the features copied into each model
+    (Ri, tau, Vrest, fast trough, upstroke/downstroke ratio: "input"), (b) the rheobase, which is where
+    the Long Square steps are placed (0 by construction), and (c) the calibration's own objective
+    (f-I slope, rate of the hero sweep, adaptation: "calibrated"). Held-out features (the ramp's
+    first-spike time) are measured in docs/benchmarks.md, not here. Tolerances: about twice the
+    errors measured on these two cells (seed 3): Ri 0.011, tau 0.10, Vrest 0.15 mV, trough 0.002 mV,
+    ratio 0.024, adaptation 0.01; f-I slope 0.16 and rate 0.15 keep 0.25 (1.5x: the calibration's
+    search, not a copy).
+    """
     out, rows = small_bank
     for row in rows:
         features = extract_allen_features(out / f"specimen_{int(row['specimen__id'])}" / "ephys.nwb")
         errors = feature_errors(features, row)
-        assert errors["ef__threshold_i_long_square"] == 0.0  # same rheobase step
-        assert errors["ef__ri"] < 0.05 and errors["ef__tau"] < 0.25
-        assert errors["ef__vrest"] < 3.0 and errors["ef__fast_trough_v_long_square"] < 3.0  # mV
-        assert errors["ef__f_i_curve_slope"] < 0.25 and errors["ef__avg_firing_rate"] < 0.25
-        assert errors["ef__upstroke_downstroke_ratio_long_square"] < 0.25
+        assert errors["ef__threshold_i_long_square"] == 0.0  # by construction: the steps sit at the rheobase
+        # input (copied into the model): read back closely
+        assert errors["ef__ri"] < 0.025 and errors["ef__tau"] < 0.2, errors
+        assert errors["ef__vrest"] < 0.4 and errors["ef__fast_trough_v_long_square"] < 0.05, errors  # mV
+        assert errors["ef__upstroke_downstroke_ratio_long_square"] < 0.05, errors
+        # calibrated (the calibration's objective)
+        assert errors["ef__f_i_curve_slope"] < 0.25 and errors["ef__avg_firing_rate"] < 0.25, errors
+        assert errors["ef__adaptation"] < 0.03, errors
         assert -80 < features["fast_trough_mv"] < -30  # real troughs, not a -125 mV reset
 
 

@@ -70,6 +70,54 @@ def test_small_biological_network_learns(tmp_path):
     assert sum(result["diagnostics"]["initial"]["active_fraction_readout"]) / 5 > 0.05
 
 
+def _initial_weights(model):
+    weights = {w.path.split("/")[-1]: keras.ops.convert_to_numpy(w.value) for w in model.get_layer("gfr_rnn").cell.weights}
+    weights.update({f"readout_{w.path.split('/')[-1]}": keras.ops.convert_to_numpy(w.value) for w in model.get_layer("readout").weights})
+    return weights
+
+
+def _assert_torch_uniform(values, fan_in, name):
+    """PyTorch's `nn.Linear` default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), whose sd is bound / sqrt(3)."""
+    bound = 1 / np.sqrt(fan_in)
+    assert np.abs(values).max() <= bound, name
+    if values.size >= 640:  # enough draws to see the distribution's shape
+        assert np.abs(values).max() > 0.97 * bound, name  # fills the interval
+        assert abs(values.std() - bound / np.sqrt(3)) < 0.06 * bound, name
+        assert abs(values.mean()) < 0.05 * bound, name
+
+
+def test_reference_initialisation_is_the_published_one():
+    """N1: `protocol="reference"` draws every projection and bias as the published `torch.nn.Linear` layers.
+
+    Published `Network`: fc1 (28 -> units), fc2 (units -> units), fc3 (units -> 10), all PyTorch's default
+    U(+-1/sqrt(fan_in)) for weights and biases; default neurons alpha = (4, 0, 0, 0). `BiologicalGFRNetwork`
+    redraws fc1's weight from N(1.5, 3). Each draw is independent (no weight is a copy of another's values).
+    """
+    import gfr_keras as gk
+    from gfr_keras.network.model import build_gfr_network
+
+    units = 64
+    default = _initial_weights(build_gfr_network(units=units, protocol="reference"))
+    fan_in = {"input_kernel": 28, "input_bias": 28, "recurrent_kernel": units, "recurrent_bias": units,
+              "readout_kernel": units, "readout_bias": units}
+    for name, fan in fan_in.items():
+        _assert_torch_uniform(default[name], fan, name)
+    np.testing.assert_array_equal(default["alpha"], np.tile([4.0, 0.0, 0.0, 0.0], (units, 1)))
+    assert not default["beta"].any()
+    drawn = [default[name].ravel() for name in fan_in]
+    for i, a in enumerate(drawn):
+        for b in drawn[i + 1 :]:
+            assert np.isin(a, b).mean() < 0.01  # independent draws, not copies of one stream
+
+    biological = _initial_weights(build_gfr_network(units=units, protocol="reference", neurons="biological",
+                                                    dataset=gk.SHIPPED_DATASET_PATH))
+    w_in = biological["input_kernel"]  # 28 x 64 = 1792 draws of N(1.5, 3): standard errors 0.07 (mean), 0.05 (sd)
+    assert abs(w_in.mean() - 1.5) < 0.3 and abs(w_in.std() - 3.0) < 0.3
+    for name, fan in fan_in.items():
+        if name != "input_kernel":
+            _assert_torch_uniform(biological[name], fan, name)
+
+
 def test_reference_protocol_runs(tmp_path):
     out = tmp_path / "reference"
     assert main(["train-network", "--epochs", "1", *SMALL, "--neurons", "biological", "--protocol", "reference",

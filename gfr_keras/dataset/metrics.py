@@ -25,8 +25,12 @@ def explained_variance_ratio(trials, prediction):
     `EV_data = mean_r EV(trial_r, PSTH)`, `EV_model = mean_r EV(trial_r, prediction)`,
     `EVR = EV_model / EV_data`, with the PSTH the mean of the repeats.
 
+    With one repeat the PSTH is that repeat, so `EV_data = 1` and the EVR is
+    `EV(trial, prediction)`: finite, as the published
+    `evaluate.explained_variance_ratio` computes it (docs/fidelity.md F14).
+
     Args:
-        trials: measured rates `[repeats, time]` (1/ms), at least two repeats.
+        trials: measured rates `[repeats, time]` (1/ms), at least one repeat.
         prediction: predicted rates `[time]` (1/ms) for the shared current.
 
     Returns:
@@ -34,8 +38,8 @@ def explained_variance_ratio(trials, prediction):
     """
     trials = np.asarray(trials, dtype=np.float64)
     prediction = np.asarray(prediction, dtype=np.float64)
-    if trials.ndim != 2 or trials.shape[0] < 2:
-        raise ValueError(f"trials: expected shape [repeats >= 2, time], got {list(trials.shape)}")
+    if trials.ndim != 2 or trials.shape[0] < 1:
+        raise ValueError(f"trials: expected shape [repeats >= 1, time], got {list(trials.shape)}")
     if prediction.shape != trials.shape[1:]:
         raise ValueError(
             f"prediction: expected shape [{trials.shape[1]}] (the trials' time axis), "

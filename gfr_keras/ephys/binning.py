@@ -26,14 +26,17 @@ def analysis_window(stimulus_name, current_pa, response_mv, index_range):
         `(start, stop)` sample indices.
 
     Raises:
-        ValueError if the current never changes inside the window.
+        ValueError if the current never changes inside the window, or a 'Ramp'
+        sweep's voltage is zero in every sample (no recording to cut at: the
+        published `np.max(np.nonzero(V))` raises there too, and the cell is dropped).
     """
     start, stop = int(index_range[0]), int(index_range[1])
     if stimulus_name == "Ramp":
         peak = int(np.argmax(current_pa))
         nonzero = np.flatnonzero(response_mv)
-        if len(nonzero):
-            stop = min(stop, int(nonzero[-1]))
+        if len(nonzero) == 0:
+            raise ValueError(f"Ramp sweep: the voltage is 0 mV in all {len(response_mv)} samples (no recorded response)")
+        stop = min(stop, int(nonzero[-1]))
         if peak > start:
             stop = min(stop, peak)
     if stimulus_name != "Test":

@@ -15,6 +15,10 @@ from gfr_keras.fitting.engine import Population, tensor
 from gfr_keras.neurons.activation import PolynomialActivation
 from gfr_keras.optimizers import UnitAdam
 
+#: The activation fit's Poisson loss epsilon: the published `get_activations` builds
+#: `PoissonNLLLoss(log_input=False)` with PyTorch's default, never the config's `eps`.
+ACTIVATION_LOSS_EPS = 1e-8
+
 
 def poisson_nll(pred_per_ms, obs_per_ms, bin_size_ms, eps):
     """PyTorch's `PoissonNLLLoss(log_input=False)` on counts: `pred*B - obs*B*log(pred*B + eps)`."""
@@ -94,13 +98,13 @@ def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
     n_cells = len(cells)
     g_params, reasons = _activation_starts(cells, current, rate, mask, degree, config, activation_bin_size_ms)
     layer = PolynomialActivation.from_params(g_params)
-    population = Population(layer, UnitAdam(1.0, np.full(n_cells * repeats, config.activation_lr), epsilon=config.eps))
+    population = Population(layer, UnitAdam(1.0, np.full(n_cells * repeats, config.activation_lr), epsilon=config.adam_epsilon))
     tile = lambda x: tensor(np.repeat(x, repeats, axis=1))  # unit order: cell-major, restarts inner
     batch = [tile(x) for x in (current, rate, mask)]
 
     def loss(trainable, non_trainable, current_pa, rate_per_ms, real):
         pred, _ = layer.stateless_call(trainable, non_trainable, current_pa)
-        per_pair = ops.where(real > 0, poisson_nll(pred, rate_per_ms, activation_bin_size_ms, config.eps), 0.0)
+        per_pair = ops.where(real > 0, poisson_nll(pred, rate_per_ms, activation_bin_size_ms, ACTIVATION_LOSS_EPS), 0.0)
         per_unit = ops.sum(per_pair, axis=0)
         return ops.sum(per_unit), per_unit  # the SUM keeps the units independent
 

@@ -6,6 +6,12 @@ Configs are JSON files in the published layout::
      "activation_lr": 0.05, "eps": 1e-8, "early_stop_repeats": 3, "seed": 0,
      "hparams": [{"lr": 1e-2, "epochs": 200}, {"lr": 1e-3, "epochs": 200}, ...]}
 
+The published code's own `configs/default.json` and `configs/test.json` are read
+verbatim: every key they hold (`config_name`, `activation_epochs`,
+`activation_repeats`, `freeze_activation`, `eps`, `hparams`, `finetune`,
+`retrain_model`) is a `FitConfig` field with the published meaning
+(docs/fidelity.md F13).
+
 The package ships `default` (the published protocol) and `test` (a quick one), so
 `load_fit_config("default")` works from any folder and after `pip install`.
 """
@@ -55,7 +61,16 @@ class FitConfig:
         activation_epochs: Adam steps of the activation fit (full batch).
         activation_repeats: restarts of the activation fit; the lowest final loss is kept.
         activation_lr: the activation fit's learning rate.
-        eps: added inside the Poisson loss's log, and Adam's epsilon.
+        eps: added inside the main fit's Poisson loss's log (the published
+            `PoissonNLLLoss(eps=config["eps"])`). The activation fit's loss
+            keeps PyTorch's default 1e-8 whatever `eps` is, as published.
+        adam_epsilon: Adam's epsilon in both fits (the published
+            `torch.optim.Adam` default, 1e-8; `eps` does not change it).
+        freeze_activation: the published config key (`GFR(freeze_g=...)`):
+            true (default, both published configs) keeps the fitted activation
+            `g` fixed while alpha and beta are fitted; false trains `g`'s
+            threshold and coefficients with them (the penalty `C` still weighs
+            alpha and beta only, as the published `reg`).
         hparams: the learning-rate runs, each a copy of every cell.
         early_stop_repeats: a run stops once its training loss is exactly equal
             this many epochs in a row.
@@ -80,6 +95,8 @@ class FitConfig:
     activation_repeats: int = 3
     activation_lr: float = 0.05
     eps: float = 1e-8
+    adam_epsilon: float = 1e-8
+    freeze_activation: bool = True
     hparams: tuple = (LearningRateRun(1e-2, 200), LearningRateRun(1e-3, 200), LearningRateRun(1e-4, 200))
     early_stop_repeats: int = 3
     seed: int = 0
@@ -103,14 +120,14 @@ class FitConfig:
         for key in ("activation_epochs", "activation_repeats", "early_stop_repeats"):
             if key in fields:
                 fields[key] = _positive_int(fields[key], key, source)
-        for key in ("activation_lr", "eps"):
+        for key in ("activation_lr", "eps", "adam_epsilon"):
             if key in fields:
                 fields[key] = _positive_float(fields[key], key, source)
         if "seed" in fields:
             seed = fields["seed"]
             if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
                 raise ConfigError(f"{source}: key 'seed': expected a non-negative integer, got {seed!r}")
-        for key in ("loss_on_padding", "retrain_model", "finetune"):
+        for key in ("loss_on_padding", "retrain_model", "finetune", "freeze_activation"):
             if key in fields and not isinstance(fields[key], bool):
                 raise ConfigError(f"{source}: key '{key}': expected true or false, got {fields[key]!r}")
         if fields.get("penalty", "l1") not in ("l1", "l0"):

@@ -37,7 +37,7 @@ TEST_STIMULUS = "Noise 2"
 
 
 def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, stats=None, start_params=None):
-    """Fit alpha and beta of every cell with its activation frozen (spec section 6).
+    """Fit alpha and beta of every cell, its activation frozen unless `config.freeze_activation` is false (spec section 6).
 
     One population holds `len(hparams)` copies of every cell, one per learning-rate
     run. Each epoch takes one Adam step per training stimulus batch (Long Square,
@@ -67,6 +67,8 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
     config = FitConfig.coerce(config)
     groups = stimulus_groups(cells, bin_size_ms)
     results = triage(activations, groups, bin_size_ms)
+    if all(result is not None for result in results):
+        return results  # nothing to fit (e.g. no cell of the chunk has Noise 2 sweeps: there is no test batch)
     population = build_population(activations, results, bin_size_ms, config, start_params)
     if jit_compile is None:
         jit_compile = population.layer.units <= 300  # measured under TensorFlow: XLA wins up to a few hundred units on CPU
@@ -115,10 +117,10 @@ def build_population(activations, results, bin_size_ms, config, start_params=Non
         return start_params[u] if start_params[u] is not None else fresh_params(activations[u]["g"], bin_size_ms)
 
     params = [start(u) for _ in config.hparams for u in range(n_cells)]
-    layer = GFR.from_params(params, return_sequences=True, freeze_activation=True)
+    layer = GFR.from_params(params, return_sequences=True, freeze_activation=config.freeze_activation)
     layer.build((None, None, layer.units))  # the cell is built; this marks the RNN built for stateless_call
     unit_lr = np.repeat([r.lr for r in config.hparams], n_cells)
-    return Population(layer, UnitAdam(1.0, unit_lr, epsilon=config.eps))
+    return Population(layer, UnitAdam(1.0, unit_lr, epsilon=config.adam_epsilon))
 
 
 def _batch(group, n_runs, loss_on_padding=False):
@@ -153,10 +155,14 @@ def _losses(layer, bin_size_ms, C, eps, penalty="l1"):
         per_bin = ops.where(mask > 0, poisson_nll(pred, rate, bin_size_ms, eps), 0.0)
         return ops.sum(per_bin, axis=(0, 1)) / n_sweeps  # [units]: sum over time, mean over sweeps
 
+    # The penalty weighs alpha and beta only (the published `reg`), also when g is trained (freeze_activation false).
+    weighed = [i for i, v in enumerate(layer.trainable_variables) if v.path.split("/")[-1] in ("alpha", "beta")]
+
     def objective(trainable, non_trainable, *batch):
         per_unit = sequence_loss(trainable, non_trainable, *batch)
         norm = PENALTY_NORMS[penalty]
-        return ops.sum(per_unit + C * sum(norm(w) for w in trainable)), per_unit  # alpha and beta  # the SUM keeps the units independent
+        penalty_per_unit = sum(norm(trainable[i]) for i in weighed)
+        return ops.sum(per_unit + C * penalty_per_unit), per_unit  # the SUM keeps the units independent
 
     return sequence_loss, objective
 
@@ -249,7 +255,7 @@ def _predict(predict, group, n_runs):
 
 def _evr(group, prediction, cell, unit):
     n, length = int(group["n_sweeps"][cell]), int(group["length"][cell])
-    if n < 2 or length < 2:
+    if n < 1 or length < 2:  # one repeat is enough (published); one bin has no variance
         return float("nan")
     trials = group["rate_per_ms"][:n, :length, cell]
     try:

@@ -51,13 +51,19 @@ def _neuron_args(neurons, dataset, units, configuration, seed, replace, row_size
 
 
 def _reference_initializers(cell_args, neurons, units, row_size):
-    """PyTorch's default `U(+-1/sqrt(fan_in))` for every projection and bias (the published code)."""
-    torch_input = keras.initializers.RandomUniform(-1 / np.sqrt(row_size), 1 / np.sqrt(row_size))
-    torch_rec = keras.initializers.RandomUniform(-1 / np.sqrt(units), 1 / np.sqrt(units))
+    """PyTorch's default `U(+-1/sqrt(fan_in))` for every projection and bias (the published code).
+
+    One initializer per weight: a Keras initializer without a seed gives the same
+    draws every time it is called, so a shared one would make the biases and the
+    readout copies of the recurrent kernel's first values (PyTorch draws each
+    independently).
+    """
+    torch_input = lambda: keras.initializers.RandomUniform(-1 / np.sqrt(row_size), 1 / np.sqrt(row_size))
+    torch_rec = lambda: keras.initializers.RandomUniform(-1 / np.sqrt(units), 1 / np.sqrt(units))
     if neurons == "default":
-        cell_args["input_initializer"] = torch_input
-    cell_args.update(recurrent_initializer=torch_rec, bias_initializer=torch_input, recurrent_bias_initializer=torch_rec)
-    return {"kernel_initializer": torch_rec, "bias_initializer": torch_rec}
+        cell_args["input_initializer"] = torch_input()
+    cell_args.update(recurrent_initializer=torch_rec(), bias_initializer=torch_input(), recurrent_bias_initializer=torch_rec())
+    return {"kernel_initializer": torch_rec(), "bias_initializer": torch_rec()}
 
 
 def build_gfr_network(

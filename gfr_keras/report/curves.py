@@ -102,7 +102,7 @@ def _noise_entry(group, predicted, unit, bin_size_ms):
     try:
         evr = gk.explained_variance_ratio(trials, prediction)
     except ValueError:
-        evr = None  # one repeat, or no variance: no EVR to show
+        evr = None  # bad input (shapes, NaN): no EVR to show
     return {
         "time_s": compact(np.arange(length) * bin_size_ms / 1000),
         "repeats_hz": [compact(1000 * trial) for trial in trials],
