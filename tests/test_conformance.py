@@ -136,9 +136,7 @@ def test_summary_says_what_the_dataset_is(dataset, capsys):
 @pytest.mark.parametrize(
     "n_cells",
     [
-        pytest.param(1, marks=pytest.mark.xfail(
-            strict=True, reason="exporting one neuron fails inside TensorFlow (the GFR loop's state shape); "
-            "fixed in gfr_keras/serving/export.py on another branch")),
+        1,
         3,
     ],
     ids=["one-cell", "several-cells"],

@@ -204,7 +204,7 @@ def test_a_bank_refuses_other_settings_and_replaces_only_its_own_files(bank, tmp
     record = json.loads((out / SETTINGS_FILE).read_text())
     assert record["kind"] == "synthetic bank" and record["settings"]["seed"] == 1
     old_folders = sorted(p.name for p in out.glob("specimen_*"))
-    assert sorted(record["files"]) == sorted(["manifest.json", "cells.json", *old_folders])
+    assert sorted(record["files"]) == sorted(["manifest.json", "cells.json", "bank.json", "nwb2", *old_folders])
     before = _tree(out)
     capsys.readouterr()
     assert _synth(out) == 0  # the same settings: nothing simulated again
@@ -222,16 +222,16 @@ def test_a_bank_refuses_other_settings_and_replaces_only_its_own_files(bank, tmp
     (out / old_folders[0] / "notes.txt").unlink()
     assert _tree(out) == before
     # Replaced: the old cells' folders are gone, the new bank is complete and recorded.
-    assert main(["synth-cells", "--n", "1", "--seed", "2", "--sampling-rate", "10000", "--workers", "1", "--replace",
+    assert main(["synth-cells", "--n", "1", "--seed", "2", "--sampling-rate", "25000", "--workers", "1", "--replace",
                  "--out", str(out)]) == 0
     assert "replaced the old bank" in capsys.readouterr().out
     cells = json.loads((out / "cells.json").read_text())
     new_folders = sorted(p.name for p in out.glob("specimen_*"))
     assert new_folders == [f"specimen_{cells[0]['specimen__id']}"] and len(cells) == 1
     assert (out / new_folders[0] / "ephys.nwb").exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted(["manifest.json", "cells.json", SETTINGS_FILE, *new_folders])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["manifest.json", "cells.json", "bank.json", SETTINGS_FILE, *new_folders])
     record = json.loads((out / SETTINGS_FILE).read_text())
-    assert record["settings"] == {"model": "spiking", "n": 1, "seed": 2, "per_line": 1, "sampling_rate_hz": 10000}
+    assert record["settings"] == {"model": "spiking", "n": 1, "seed": 2, "per_line": 1, "sampling_rate_hz": 25000}
 
 
 def test_a_bank_from_before_settings_were_recorded(bank, tmp_path, capsys):

@@ -89,7 +89,7 @@ def test_consistency_the_extractor_reads_back_what_the_bank_was_built_from(small
         # input (copied into the model): read back closely
         assert errors["ef__ri"] < 0.025 and errors["ef__tau"] < 0.2, errors
         assert errors["ef__vrest"] < 0.4 and errors["ef__fast_trough_v_long_square"] < 0.05, errors  # mV
-        assert errors["ef__upstroke_downstroke_ratio_long_square"] < 0.05, errors
+        assert errors["ef__upstroke_downstroke_ratio_long_square"] < 0.1, errors
         # calibrated (the calibration's objective)
         assert errors["ef__f_i_curve_slope"] < 0.25 and errors["ef__avg_firing_rate"] < 0.25, errors
         assert errors["ef__adaptation"] < 0.03, errors

@@ -24,14 +24,17 @@ from gfr_keras.io_utils import read_json
 from gfr_keras.run_settings import SETTINGS_FILE, describe_differences, read_record, settings_differences, write_settings
 
 BANK_KIND = "synthetic bank"
-INDEX_FILES = ("manifest.json", "cells.json")
+# bank.json: what the bank is, for provenance (`synthetic.write_bank_description`).
+INDEX_FILES = ("manifest.json", "cells.json", "bank.json")
+#: Folders the bank writes beside the cells' (`--format nwb2`: `nwb2/<id>.nwb`).
+INDEX_FOLDERS = ("nwb2",)
 #: What a cell's folder holds (`ephys.nwb` last: it marks the cell done).
 SPECIMEN_FILES = ("ephys.nwb", "ephys_sweeps.json", "model.json")
 
 
 def bank_index(cell_ids):
     """The files and folders a bank of `cell_ids` writes, relative to its folder."""
-    return [*INDEX_FILES, *(f"specimen_{int(cell_id)}" for cell_id in cell_ids)]
+    return [*INDEX_FILES, *INDEX_FOLDERS, *(f"specimen_{int(cell_id)}" for cell_id in cell_ids)]
 
 
 def _is_temp(name):
@@ -49,7 +52,7 @@ def foreign_entries(folder, index):
         elif name.startswith("specimen_") and os.path.isdir(path):
             foreign += [f"{name}/{inner}" for inner in sorted(os.listdir(path))
                         if inner not in SPECIMEN_FILES and not _is_temp(inner)]
-        elif name.startswith("specimen_") or (name in known and os.path.isdir(path)):
+        elif name.startswith("specimen_") or (name in known and os.path.isdir(path) and name not in INDEX_FOLDERS):
             foreign.append(name)  # a file where the bank writes a folder, or the reverse
     return foreign
 

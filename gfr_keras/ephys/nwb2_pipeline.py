@@ -17,6 +17,7 @@ import time
 
 from gfr_keras.errors import GFRError, InvalidParameterError, check_finite_number
 from gfr_keras.ephys.nwb2 import bin_nwb2_recording, check_nwb2, file_cell_id, nwb_files, read_nwb2_file
+from gfr_keras.dataset.provenance import nwb2_source
 from gfr_keras.ephys.processed import write_processed_cell
 from gfr_keras.io_utils import FailureLog, remove_stale_temp_files, write_csv_atomic
 
@@ -49,6 +50,7 @@ def _process_one(path, cell_id, target, stimulus_map, max_rate_sweeps):
         recording = read_nwb2_file(path, stimulus_map)
         warnings = recording["warnings"]  # kept when the cell fails: they often say why
         cell, warnings = bin_nwb2_recording(recording, cell_id, max_rate_sweeps)
+        cell["source"] = nwb2_source([path])  # a dataset fitted to it says where its cells came from
         write_processed_cell(cell, target)
     except GFRError as error:
         return str(error), warnings
