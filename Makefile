@@ -52,7 +52,7 @@ notebooks: env
 	$(RUN) python notebooks/execute.py --write
 
 # The dataset shipped in gfr_keras/resources/gfr_dataset.json: the full default protocol,
-# all six configurations, on a 200-cell synthetic bank (about 1.5 hours on 2 loaded cores; docs/benchmarks.md).
+# all six configurations, on a 200-cell synthetic bank (2026-12-03: the bank 50 min on 2 heavily loaded cores, the fit 4 min).
 SHIP := build/shipped
 shipped-dataset: env
 	@# 200 spiking cells (a third human, up to 4 per mouse cre line), 25 kHz: extractor-compatible at half the 50 kHz cost
