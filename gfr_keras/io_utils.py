@@ -2,6 +2,7 @@
 files with errors that name the file, and the failure log of pipelines."""
 
 import csv
+import hashlib
 import json
 import os
 import tempfile
@@ -154,3 +155,12 @@ def remove_stale_temp_files(folder):
     for name in os.listdir(folder):
         if name.startswith(".") and name.endswith(".tmp"):
             os.remove(os.path.join(folder, name))
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -85,3 +85,18 @@ def _gfr(argv):
     from training.cli import main
 
     return main(argv)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium driven by Playwright (the report tests' browser)."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed (`make env` installs it: apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        # No DNS at all, on top of each test's per-request block: nothing can leave the machine.
+        launched = playwright.chromium.launch(executable_path=executable, args=["--host-resolver-rules=MAP * ~NOTFOUND"])
+        yield launched
+        launched.close()

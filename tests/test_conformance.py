@@ -8,7 +8,6 @@ Commands run in this process (`training.cli.main`); one report site per dataset 
 """
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -56,19 +55,6 @@ def site(dataset):
     out = dataset["root"] / "site"
     assert main(["report", "--dataset", dataset["path"], "--out", str(out)]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (`make env` installs it: apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=["--host-resolver-rules=MAP * ~NOTFOUND"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

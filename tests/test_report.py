@@ -9,7 +9,6 @@ Playwright, with every non-file:// request aborted.
 import copy
 import json
 import os
-import shutil
 
 import numpy as np
 import pytest
@@ -82,20 +81,6 @@ def fixture(tmp_path_factory):
     out = root / "site"
     assert _gfr(["report", "--dataset", str(root / "dataset.json"), "--processed", str(root / "processed"), "--out", str(out)]) == 0
     return {"root": root, "site": out, "records": records, "cell_ids": cell_ids}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed (`make env` installs it: apt-get install -y chromium)")
-    with sync_playwright() as playwright:
-        # No DNS at all, on top of the per-request block below: nothing can leave the machine.
-        launched = playwright.chromium.launch(executable_path=executable, args=["--host-resolver-rules=MAP * ~NOTFOUND"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

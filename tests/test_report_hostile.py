@@ -21,7 +21,7 @@ import pytest
 
 import gfr_keras as gk
 from gfr_keras.report import build_report
-from test_report import _processed_cell, browser  # noqa: F401 (browser is a fixture used here)
+from test_report import _processed_cell
 
 PWNED = "window.__pwned=1"
 HOSTILE_CRE_LINES = (
@@ -73,7 +73,7 @@ def hostile_site(tmp_path_factory):
 
 
 @pytest.fixture
-def watched_page(browser):  # noqa: F811 (the imported fixture)
+def watched_page(browser):
     """A page recording everything that would show that something ran or was blocked."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file://") else route.abort())

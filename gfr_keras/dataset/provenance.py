@@ -21,12 +21,11 @@ provenance not recorded".
 """
 
 import datetime
-import hashlib
 import json
 import os
 
 from gfr_keras.errors import InputError
-from gfr_keras.io_utils import atomic_path, read_json, to_json
+from gfr_keras.io_utils import atomic_path, file_sha256, read_json, to_json
 
 FORMAT = "gfr-keras dataset provenance"
 FORMAT_VERSION = 1
@@ -98,14 +97,6 @@ def fit_settings(config=None, degree=None, C=None, backend=None, date=None, vers
 
 
 # -- the sidecar ---------------------------------------------------------------------------
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def new_provenance(sources, fits, rows):
     """A provenance dict: `rows` are `(cell_id, bin_size, actv_bin_size, source_index, fit_index)`."""

@@ -6,7 +6,6 @@ signatures, git commit). The graphs hold only stock TensorFlow ops, so
 `tensorflow_model_server` loads them without gfr-keras.
 """
 
-import hashlib
 import inspect
 import os
 import shutil
@@ -14,7 +13,7 @@ import subprocess
 import tempfile
 
 
-from gfr_keras.io_utils import atomic_path, read_json, to_json
+from gfr_keras.io_utils import atomic_path, file_sha256, read_json, to_json
 
 
 def next_version(model_dir):
@@ -31,14 +30,6 @@ def _git_commit():
         ).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _describe(signatures):
@@ -240,7 +231,7 @@ def export_gfr_neurons(records, dataset_path, base_dir="saved_models", model_nam
         "cell_ids": [int(r["cell_id"]) for r in records],
         "configurations": sorted({(int(r["bin_size"]), int(r["actv_bin_size"])) for r in records}),
         "n_traces": layer.n_traces,
-        "dataset": {"path": os.path.basename(os.fspath(dataset_path)), "sha256": _sha256(dataset_path),
+        "dataset": {"path": os.path.basename(os.fspath(dataset_path)), "sha256": file_sha256(dataset_path),
                     "provenance": describe_provenance(read_provenance(dataset_path))},
         "signatures": _describe(signatures),
     }

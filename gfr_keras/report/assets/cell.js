@@ -7,13 +7,7 @@
   var D = window.GFR_CELL, P = window.GFRPlot, root = document.getElementById("cell");
   var GREY = "#9a9a9a";
 
-  function node(tag, attrs, parent, text) {
-    var n = document.createElement(tag);
-    for (var key in attrs || {}) n.setAttribute(key, attrs[key]);
-    if (text !== undefined) n.textContent = text;
-    if (parent) parent.appendChild(n);
-    return n;
-  }
+  var node = P.node;  // data strings reach the page as text (textContent), never as markup
   // Only http(s) addresses become links: a `javascript:` or `data:` string stays text.
   function isWebUrl(text) { return typeof text === "string" && /^https?:\/\//i.test(text); }
   function num(v) { return v === null || v === undefined ? "–" : String(Number(Number(v).toPrecision(6))); }

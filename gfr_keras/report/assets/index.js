@@ -47,14 +47,8 @@
     });
   }
 
-  // Every string from the data reaches the page as text (textContent), never as markup.
-  function node(tag, attrs, parent, text) {
-    var n = document.createElement(tag);
-    for (var key in attrs || {}) n.setAttribute(key, attrs[key]);
-    if (text !== undefined) n.textContent = text;
-    if (parent) parent.appendChild(n);
-    return n;
-  }
+  // Every string from the data reaches the page as text (GFRPlot.node: textContent), never as markup.
+  var node = P.node;
 
   function evrCell(row, v) { node("td", { class: "num" }, row, v === null ? "–" : v.toFixed(3)); }
 

@@ -196,5 +196,15 @@
     return { x: edges, y: counts, width: width };
   }
 
-  window.GFRPlot = { chart: chart, histogram: histogram, fmt: fmt, COLORS: COLORS };
+  // An element with attributes and text, appended to `parent`: the pages' one way to put a data
+  // string on the page (textContent: never parsed as markup).
+  function node(tag, attrs, parent, text) {
+    var n = document.createElement(tag);
+    for (var key in attrs || {}) n.setAttribute(key, attrs[key]);
+    if (text !== undefined) n.textContent = text;
+    if (parent) parent.appendChild(n);
+    return n;
+  }
+
+  window.GFRPlot = { chart: chart, histogram: histogram, fmt: fmt, COLORS: COLORS, node: node };
 })();
