@@ -72,5 +72,5 @@ step whole_database 320 "$WORK/whole_database.log" \
 cp "$WORK"/whole_database/whole_database.{json,md} "$OUT"/ 2>/dev/null
 step scan_ceiling 60 "$OUT/scan_ceiling.md" $PY benchmarks/scan_ceiling.py $SCAN
 step fit_throughput 75 "$OUT/fit_throughput.md" $PY benchmarks/fit_throughput.py $THROUGHPUT
-step lmnist 75 "$OUT/lmnist_throughput.md" $PY benchmarks/lmnist_throughput.py $LMNIST --models simple_rnn gru lstm gfr_default
+step lmnist 75 "$OUT/lmnist_throughput.md" $PY benchmarks/lmnist_throughput.py --part steps $LMNIST --models simple_rnn gru lstm gfr_default
 echo "session done after $SECONDS s; results in $OUT" | tee -a "$LOG"

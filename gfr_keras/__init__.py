@@ -4,6 +4,7 @@ The package is layered; each subpackage imports only those above it in this list
 
     units, errors, io_utils, optimizers,  base: unit constants, typed errors, atomic writes, optimizers,
     run_settings                          the settings record of output folders
+    compilation_cache                     compiled steps kept on disk between runs
     neurons/    the model: time scales, parameters, activation, cell, layer, kernels
     dataset/    the parameter dataset: records, pandas views, filters, lookup, EVR
     ephys/      recordings in: Allen ingestion, binning, processed cells, synthetic bank
@@ -22,7 +23,7 @@ from gfr_keras._keras_registration import register_keras_classes, register_keras
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=(
-        "dataset", "ephys", "errors", "fitting", "io_utils", "network", "neurons", "optimizers", "plots", "report",
+        "compilation_cache", "dataset", "ephys", "errors", "fitting", "io_utils", "network", "neurons", "optimizers", "plots", "report",
         "serving", "showcase", "units",
     ),
     submod_attrs={
@@ -32,6 +33,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
             "lookup_records", "parameter_table", "population_from_records", "quantize_rates",
             "quantized_explained_variance_ratio", "read_dataset", "read_provenance", "validate_record", "write_dataset",
         ),
+        "compilation_cache": ("enable_compilation_cache",),
         "ephys.processed": ("read_processed_cell", "write_processed_cell"),
         "fitting.config": ("FitConfig", "load_fit_config"),
         "network": (

@@ -7,6 +7,8 @@ import socket
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `gfr` stages run in this process would keep compiled steps in ~/.cache; tests leave no trace there.
+os.environ.setdefault("GFR_COMPILATION_CACHE", "off")
 
 import h5py
 import pytest

@@ -35,7 +35,10 @@ def test_trains_checkpoints_and_reports(tmp_path):
         assert round(result[key] * 64, 6) == round(result[key] * 64)
     assert result["parameters"] > result["trainable_parameters"] > 0 and result["wall_time_s"] > 0
     assert result["readout_loss"] == "all" and result["beta_lr_scale"] == 1e-3 and result["alpha_lr_scale"] == 1.0
-    assert len(_rows(out / "history.csv")) == 2
+    rows = _rows(out / "history.csv")
+    assert len(rows) == 2
+    for row in rows:  # each epoch's wall time, its training batches a part of it
+        assert 0 < float(row["train_time_s"]) <= float(row["epoch_time_s"]) < result["wall_time_s"]
     assert any((out / "logs").rglob("events.out.tfevents.*"))
     assert any((out / "logs" / "diagnostics").rglob("events.out.tfevents.*"))
     assert result["validation_images"] == 26 and result["protocol"] == "project"  # 10 % of 256, held out
@@ -181,3 +184,28 @@ def test_bad_inputs_are_named(tmp_path, capsys):
     assert "--configuration: expected bin,activation-bin" in capsys.readouterr().err
     assert main(["train-network", "--beta-lr-scale", "0", "--out", str(tmp_path / "w"), *SMALL]) == 2
     assert "argument --beta-lr-scale: expected a finite number > 0, got '0'" in capsys.readouterr().err
+
+
+def test_batches_have_one_shape_each():
+    """Training batches all of `batch_size` (the remainder waits for a later epoch's shuffle); validation in equal
+    batches of at most 1,024: each extra shape costs a compiled step."""
+    from gfr_keras.network.mnist import even_batch_size, make_dataset
+
+    images, labels = np.zeros((150, 28, 28), "float32"), np.arange(150) % 10
+    shapes = [int(x.shape[0]) for x, _ in make_dataset(images, labels, 64, drop_remainder=True)]
+    assert shapes == [64, 64]
+    seen = np.concatenate([y.numpy() for _, y in make_dataset(images, labels, 150, shuffle=False)])
+    assert seen.tolist() == labels.tolist()
+    assert [even_batch_size(n) for n in (1, 800, 1024, 1025, 6000)] == [1, 800, 1024, 513, 1000]
+
+
+def test_padded_prediction_counts_only_the_real_digits():
+    """`_accuracies` pads the last batch with zero images; the accuracy is that of the real digits alone."""
+    from gfr_keras.network.train import _accuracies, build_model
+
+    model = build_model(8, seed=0, jit_compile=False)
+    images, labels = offline_mnist()["test"]
+    images, labels = images[:70], labels[:70]
+    predicted = np.argmax(model.predict(images, batch_size=70, verbose=0)["probabilities"], axis=1)
+    expected = float(np.mean(predicted == labels))
+    assert _accuracies(model, images, labels, ["probabilities"], batch_size=32) == [expected]

@@ -152,14 +152,29 @@ def as_variant(data, variant):
     }
 
 
-def make_dataset(images, labels, batch_size, shuffle=True, seed=0):
-    """A `tf.data` pipeline: cache, shuffle (each epoch), batch, prefetch."""
+def make_dataset(images, labels, batch_size, shuffle=True, seed=0, drop_remainder=False):
+    """A `tf.data` pipeline: cache, shuffle (each epoch), batch, prefetch.
+
+    `drop_remainder`: every batch has `batch_size` images; the few left over by
+    an epoch's shuffle wait for a later epoch. A last, smaller batch is a second
+    shape, which a compiled (XLA) training step traces and compiles again.
+    """
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices((images, labels)).cache()
     if shuffle:
         dataset = dataset.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def even_batch_size(count, largest=1024):
+    """The batch size that splits `count` items into the fewest batches of at most `largest`, as equal as possible.
+
+    800 validation digits: one batch of 800 (one compiled shape, where batches
+    of 256 need two: 256 and 32).
+    """
+    batches = -(-int(count) // int(largest))
+    return max(1, -(-int(count) // batches))
 
 
 def load_mnist(data_dir=None, tfds=False, limit=None, seed=0, variant="l"):

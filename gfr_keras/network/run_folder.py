@@ -23,6 +23,7 @@ import csv
 import json
 import math
 import os
+import time
 
 import keras
 
@@ -52,16 +53,30 @@ class EpochHistory(keras.callbacks.Callback):
 
     A resumed run repeats the epoch it was killed in (or one whose row was
     written but not its backup); its row replaces the earlier one, where
-    Keras' `CSVLogger` would append a second.
+    Keras' `CSVLogger` would append a second. Besides Keras' logs, each row has
+    `train_time_s` (the epoch's training batches, the first epoch's compilation
+    included) and `epoch_time_s` (its whole wall time: training, validation and
+    the callbacks before this one, as the diagnostics and the checkpoint).
     """
 
     def __init__(self, path):
         super().__init__()
         self.path = path
+        self._times = {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._times = {"begin": time.perf_counter()}
+
+    def on_test_begin(self, logs=None):
+        self._times.setdefault("trained", time.perf_counter())  # validation inside fit begins after the training batches
 
     def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        timing = {}
+        if "begin" in self._times:
+            timing = {"epoch_time_s": now - self._times["begin"], "train_time_s": self._times.get("trained", now) - self._times["begin"]}
         rows = {int(row["epoch"]): row for row in read_history(self.path)}
-        rows[int(epoch)] = {"epoch": int(epoch), **{key: float(value) for key, value in (logs or {}).items()}}
+        rows[int(epoch)] = {"epoch": int(epoch), **{key: float(value) for key, value in (logs or {}).items()}, **timing}
         keys = sorted({key for row in rows.values() for key in row} - {"epoch"})
         write_csv_atomic(self.path, ["epoch", *keys], [[e, *(rows[e].get(k, "") for k in keys)] for e in sorted(rows)])
 

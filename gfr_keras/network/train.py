@@ -19,7 +19,7 @@ import numpy as np
 from gfr_keras.io_utils import read_json, write_json_atomic
 from gfr_keras.units import HZ_PER_PER_MS
 from gfr_keras.network.baselines import build_baseline
-from gfr_keras.network.mnist import make_dataset
+from gfr_keras.network.mnist import even_batch_size, make_dataset
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import network_targets
 from gfr_keras.network.run_folder import (
@@ -95,11 +95,16 @@ class RateDiagnostics(keras.callbacks.Callback):
         super().__init__()
         self.images, self.log_dir, self.layer, self.first = images, log_dir, layer, readout_first
         self.summary = {}
+        self._probe = None
 
     def measure(self):
         network = self.model
         rnn = network.get_layer(self.layer)
-        rates = np.asarray(keras.Model(network.input, rnn.output).predict(self.images, batch_size=256, verbose=0))
+        if self._probe is None:
+            # One probe model for the whole run: a new one per epoch traced its predict function again every
+            # epoch (TensorFlow's "retracing" warning, ~0.7 s an epoch).
+            self._probe = keras.Model(network.input, rnn.output)
+        rates = np.asarray(self._probe.predict_on_batch(self.images))
         gamma = np.asarray(rnn.cell.neurons.activation.max_firing_rate_per_ms)
         readout = rates[:, self.first :]
         active = (readout > 0).mean(axis=(0, 2))
@@ -153,9 +158,14 @@ def _callbacks(run_dir, diagnostics):
     ]
 
 
-def _accuracies(model, images, labels, outputs):
-    predicted = model.predict(images, batch_size=512, verbose=0)  # once for every output asked for
-    return [float(np.mean(np.argmax(predicted[output], axis=1) == labels)) for output in outputs]
+def _accuracies(model, images, labels, outputs, batch_size=512):
+    # Zero images pad the last batch to `batch_size`: every batch then has the shape the compiled predict step
+    # was built for (a smaller last batch is compiled again); each image's prediction is its own, so the padding
+    # changes nothing but the work.
+    padding = -len(images) % batch_size
+    padded = np.concatenate([images, np.zeros((padding, *images.shape[1:]), images.dtype)]) if padding else images
+    predicted = model.predict(padded, batch_size=batch_size, verbose=0)  # once for every output asked for
+    return [float(np.mean(np.argmax(predicted[output][: len(images)], axis=1) == labels)) for output in outputs]
 
 
 def validation_split(x, y, fraction=0.1, seed=0):
@@ -192,7 +202,7 @@ def _restored_accuracies(model, run_dir, train, test):
     """Train and test accuracies of the run's best model (`best.keras`, restored into `model`)."""
     best_path = os.path.join(run_dir, BEST_MODEL_FILE)
     if os.path.exists(best_path):
-        model.set_weights(keras.saving.load_model(best_path).get_weights())
+        model.load_weights(best_path)
     (train_accuracy,) = _accuracies(model, *train, ["probabilities"])
     test_accuracy, test_accuracy_first_step = _accuracies(model, *test, ["probabilities", "logits"])
     # test_accuracy_first_step, a diagnostic: the first zero-input step alone (the step the reference trains on).
@@ -258,8 +268,9 @@ def train_lmnist(
     (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, split_seed)
     x_test, y_test = data["test"]
     targets = lambda x, y: (x, network_targets(y, model))
-    train = make_dataset(x_train, y_train, batch_size, seed=seed).map(targets)
-    valid = make_dataset(x_valid, y_valid, max(batch_size, 256), shuffle=False).map(targets)
+    # One batch shape each for training and validation: each shape costs a compile of its step.
+    train = make_dataset(x_train, y_train, batch_size, seed=seed, drop_remainder=len(y_train) > batch_size).map(targets)
+    valid = make_dataset(x_valid, y_valid, even_batch_size(len(y_valid)), shuffle=False).map(targets)
     gfr = any(layer.name == "gfr_rnn" for layer in model.layers)
     diagnostics = [RateDiagnostics(x_valid[:256], os.path.join(run_dir, "logs"), readout_first=x_valid.shape[1])] if gfr else []
     os.makedirs(run_dir, exist_ok=True)
