@@ -16,6 +16,7 @@ without any network access, and on which allensdk's own feature extractor runs.
 All cells and sweeps of a batch are simulated at once.
 """
 
+import functools
 import math
 import os
 
@@ -29,13 +30,11 @@ from gfr_keras.ephys.nwb import write_nwb
 from gfr_keras.ephys.spiking_neuron import PARAMETERS, simulate
 
 DEFAULT_SAMPLING_RATE_HZ = 50_000
-#: The metadata columns a cell must have to be built (`choose_cells`): every feature the model is calibrated to.
+#: The metadata columns a cell must have to be built: every feature the model is calibrated to.
 REQUIRED_COLUMNS = tuple(FEATURE_COLUMNS)
-
-
-def choose_cells(metadata, n_cells, seed, per_line=1):
-    """`n_cells` real cells with every feature this model is calibrated to (see `cell_bank.choose_cells`)."""
-    return cell_bank.choose_cells(metadata, n_cells, seed, required=REQUIRED_COLUMNS, per_line=per_line)
+#: `choose_cells(metadata, n_cells, seed, per_line=1)`: real cells with every column of `REQUIRED_COLUMNS`
+#: (`cell_bank.choose_cells`).
+choose_cells = functools.partial(cell_bank.choose_cells, required=REQUIRED_COLUMNS)
 
 
 def short_square_threshold_pa(params):

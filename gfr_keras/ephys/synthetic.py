@@ -13,6 +13,7 @@ Test, each with a test pulse before the experiment epoch) and written as a
 without any network access.
 """
 
+import functools
 import math
 import os
 
@@ -32,13 +33,11 @@ _FEATURES = {
     column: FEATURE_COLUMNS[column]
     for column in ("ef__ri", "ef__tau", "ef__vrest", "ef__threshold_i_long_square", "ef__f_i_curve_slope", "ef__adaptation")
 }
-#: The metadata columns a cell must have to be built (`choose_cells`).
+#: The metadata columns a cell must have to be built: every feature the model is built from.
 REQUIRED_COLUMNS = tuple(_FEATURES)
-
-
-def choose_cells(metadata, n_cells, seed, per_line=1):
-    """`n_cells` real cells with every feature this model is built from (see `cell_bank.choose_cells`)."""
-    return cell_bank.choose_cells(metadata, n_cells, seed, required=REQUIRED_COLUMNS, per_line=per_line)
+#: `choose_cells(metadata, n_cells, seed, per_line=1)`: real cells with every column of `REQUIRED_COLUMNS`
+#: (`cell_bank.choose_cells`).
+choose_cells = functools.partial(cell_bank.choose_cells, required=REQUIRED_COLUMNS)
 
 
 def cell_features(row):
