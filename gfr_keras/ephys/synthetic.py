@@ -99,7 +99,6 @@ def calibrate_fast_asc(features, dt_s):
     return 0.5 * (low + high)
 
 
-
 def ou_noise(n_samples, dt_s, sd_pa, tau_s, rng):
     """Ornstein-Uhlenbeck current (pA): the cell's own noise, different in every sweep."""
     from scipy.signal import lfilter
