@@ -35,10 +35,11 @@ import numpy as np
 
 from gfr_keras.dataset.filters import passes_filters
 from gfr_keras.dataset.metrics import explained_variance_ratio
+from gfr_keras.allen_metadata import load_allen_metadata
 from gfr_keras.ephys import cell_calibration, spiking_bank
 from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, ONSET_S
-from gfr_keras.ephys.binning import BIN_SIZES_MS, STIMULUS_NAMES, bin_recorded_sweep, max_firing_rate_per_ms
-from gfr_keras.ephys.spiking_neuron import PARAMETERS, simulate
+from gfr_keras.ephys.spiking_neuron import PARAMETERS
+from gfr_keras.ephys.sweeps import process_sweeps
 from gfr_keras.fitting.config import load_fit_config
 from gfr_keras.fitting.activation import fit_activations
 from gfr_keras.fitting.trainer import fit_neurons
@@ -80,20 +81,19 @@ def simulate_sweeps(models, rate_hz, repeats, seed):
 
 
 def processed_cell(cell_id, sweeps, spikes, rate_hz):
-    """The `read_processed_cell` dict `gfr preprocess` would write, binned in memory."""
-    binned, trains = {}, []
+    """The `read_processed_cell` dict `gfr preprocess` would write, binned in memory (`process_sweeps`,
+    the experiment window as allensdk gives it for the bank's NWB files)."""
     start = int(EXPERIMENT_START_S * rate_hz)
+    recorded = []
     for number, (sweep, samples) in enumerate(zip(sweeps, spikes)):
-        name, end = sweep["stimulus_name"], sweep["experiment_end"]
-        if name not in STIMULUS_NAMES:
-            continue
-        times_s = samples[samples < end] / rate_hz
-        trains.append(times_s)
+        end = sweep["experiment_end"]
         response = np.ones(len(sweep["current_pa"]))
         response[end:] = 0.0  # the recording stops at the Ramp's end
-        binned[number], _ = bin_recorded_sweep(name, sweep["current_pa"], response, times_s, rate_hz, (start, end - 1), BIN_SIZES_MS)
-    return {"cell_id": cell_id, "max_firing_rate_per_ms": max_firing_rate_per_ms(trains), "sampling_rate_hz": rate_hz,
-            "species": "", "cre_line": "", "sweeps": binned}
+        recorded.append({"sweep_number": number, "role": sweep["stimulus_name"], "current_pa": sweep["current_pa"],
+                         "sampling_rate_hz": rate_hz, "voltage_mv": response, "spike_times_s": samples[samples < end] / rate_hz,
+                         "window": (start, end - 1)})
+    cell, _ = process_sweeps(recorded, cell_id, max_rate_sweeps="fitted")
+    return cell
 
 
 def step_feature_errors(models, simulated, rate_hz):
@@ -121,8 +121,7 @@ def noise2_counts(models, simulated, rate_hz, repeats, seed):
             trace_params.append(params)
             currents.append(sweep["current_pa"])
             rngs.append(np.random.default_rng([seed + 1, cell, k]))
-    stacked = {key: np.array([p[key] for p in trace_params]) for key in PARAMETERS}
-    _, spikes = simulate(stacked, currents, 1000.0 / rate_hz, rngs, return_voltage=False)
+    _, spikes = spiking_bank.simulate_traces(trace_params, currents, rate_hz, rngs, return_voltage=False)
     out = []
     for cell in range(len(models)):
         current = currents[cell * repeats]
@@ -168,7 +167,7 @@ def main():
     args = parser.parse_args()
 
     started = time.time()
-    rows = spiking_bank.choose_cells(spiking_bank.load_allen_metadata(), args.n, args.seed, per_line=args.per_line).to_dict("records")
+    rows = spiking_bank.choose_cells(load_allen_metadata(), args.n, args.seed, per_line=args.per_line).to_dict("records")
     models = build_models(rows, parse_overrides(args.overrides), args.recalibrate)
     simulated = simulate_sweeps(models, args.sampling_rate, args.repeats, args.seed)
     cells = [processed_cell(int(row["specimen__id"]), sweeps, spikes, args.sampling_rate) for row, (sweeps, spikes) in zip(rows, simulated)]

@@ -30,18 +30,24 @@ Prints a Markdown table and every cell's fastest 1/ISI; writes `<bank>/bank_real
 """
 
 import argparse
+import functools
 import json
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 import pandas as pd
 
+from gfr_keras.allen_metadata import load_allen_metadata
 from gfr_keras.ephys.allen_features import COMPARED, extract_allen_features, feature_errors
+from gfr_keras.ephys.allen_stimuli import ONSET_S as RAMP_ONSET_S
+from gfr_keras.ephys.allen_stimuli import RAMP_PA_PER_S
+from gfr_keras.ephys.cell_bank import cell_files, write_cache_index
+from gfr_keras.ephys.spiking_bank import choose_cells, write_cells
+from gfr_keras.process_pool import run_jobs
 
 #: metadata column -> what the bank does with it (see the module docstring)
 ROLES = {
@@ -58,8 +64,6 @@ ROLES = {
 }
 TARGETS = {"ef__peak_t_ramp": "≤ 10 %"}
 _LOG_AXES = {"ef__threshold_i_long_square", "ef__f_i_curve_slope", "ef__tau", "ef__ri", "ef__avg_firing_rate"}
-RAMP_PA_PER_S = 25.0
-RAMP_ONSET_S = 1.02
 
 
 def _extract(path):
@@ -70,26 +74,15 @@ def _extract(path):
         return {}, f"{type(error).__name__}: {error}"
 
 
-def _write_batch(bank, rows, sampling_rate_hz, seed):
-    from gfr_keras.ephys.spiking_bank import write_cells
-
-    return write_cells(bank, rows, sampling_rate_hz, seed)
-
-
 def build_bank(bank, n, seed, workers, per_line=1, sampling_rate_hz=25_000):
     """Write the bank's cells that are not there yet (library calls); seconds spent simulating."""
-    import multiprocessing
-
-    from gfr_keras.ephys.spiking_bank import choose_cells, load_allen_metadata, write_cache_index
-
     rows = [row.to_dict() for _, row in choose_cells(load_allen_metadata(), n, seed, per_line=per_line).iterrows()]
     write_cache_index(bank, rows)
-    todo = [r for r in rows if not os.path.exists(os.path.join(bank, f"specimen_{int(r['specimen__id'])}", "ephys.nwb"))]
+    todo = [r for r in rows if not os.path.exists(cell_files(bank, r["specimen__id"])[0])]
     size = max(1, min(8, -(-len(todo) // max(1, workers))))
-    batches = [todo[i : i + size] for i in range(0, len(todo), size)]
+    jobs = [(bank, todo[i : i + size]) for i in range(0, len(todo), size)]
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        list(pool.map(_write_batch, [bank] * len(batches), batches, [sampling_rate_hz] * len(batches), [seed] * len(batches)))
+    list(run_jobs(functools.partial(write_cells, sampling_rate_hz=sampling_rate_hz, seed=seed), jobs, workers))
     return len(todo), time.perf_counter() - started
 
 
@@ -137,11 +130,9 @@ def measure(bank, workers, subset=None):
     rows = json.load(open(os.path.join(bank, "cells.json")))
     if subset and subset < len(rows):
         rows = [rows[i] for i in np.linspace(0, len(rows) - 1, subset).round().astype(int)]
-    paths = [os.path.join(bank, f"specimen_{int(r['specimen__id'])}", "ephys.nwb") for r in rows]
-    import multiprocessing
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(_extract, paths))
+    paths = [cell_files(bank, r["specimen__id"])[0] for r in rows]
+    extracted = dict(run_jobs(_extract, [(path,) for path in paths], workers))
+    results = [extracted[(path,)] for path in paths]
     table = []
     for row, path, (features, failure) in zip(rows, paths, results):
         record = {"cell_id": int(row["specimen__id"]), "species": row["donor__species"], "line": row["line_name"], "failure": failure,
@@ -231,8 +222,6 @@ def main():
     table.to_csv(os.path.join(args.bank, "bank_realism.csv"), index=False)
     figure(table, args.figure)
     print(markdown(table))
-    from gfr_keras.ephys.spiking_bank import load_allen_metadata
-
     n_cells, floors = ramp_floor(load_allen_metadata())
     print(f"\nfloor of the held-out ramp error from the metadata alone ({n_cells} real cells):")
     for name, value in floors.items():

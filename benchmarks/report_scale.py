@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 import gfr_keras as gk
-from gfr_keras.ephys.synthetic import load_allen_metadata
+from gfr_keras.allen_metadata import load_allen_metadata
 
 
 def generated_dataset(path, seed=0):

@@ -3,11 +3,12 @@
 The package is layered; each subpackage imports only those above it in this list:
 
     units, errors, io_utils, optimizers,  base: unit constants, typed errors, atomic writes, optimizers,
-    run_settings                          the settings record of output folders
+    run_settings, allen_metadata,         the settings record of output folders, the shipped Allen cell
+    process_pool                          table (path, species by cell), jobs in spawned processes
     compilation_cache                     compiled steps kept on disk between runs
     neurons/    the model: time scales, parameters, activation, cell, layer, kernels
     dataset/    the parameter dataset: records, pandas views, filters, lookup, EVR
-    ephys/      recordings in: Allen ingestion, binning, processed cells, synthetic bank
+    ephys/      recordings in: Allen ingestion, binning, processed cells, synthetic banks
     fitting/    neurons fitted to processed cells: fit data, config, optimizer, trainer
     network/    L-MNIST networks of GFR neurons, MNIST data, Keras baselines, training
     serving/    SavedModels for TF Serving and client helpers

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from gfr_keras.allen_metadata import load_allen_metadata
 from gfr_keras.ephys.glif_batch import run_glif_sweeps
-from gfr_keras.ephys.synthetic import calibrate_fast_asc, cell_features, choose_cells, glif_config, load_allen_metadata, ou_noise
+from gfr_keras.ephys.synthetic import calibrate_fast_asc, cell_features, choose_cells, glif_config, ou_noise
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from gfr_keras.allen_metadata import load_allen_metadata
 from gfr_keras.ephys.allen_features import extract_allen_features, feature_errors
 from gfr_keras.ephys.spiking_neuron import PARAMETERS, _constants, simulate, simulate_reference
-from gfr_keras.ephys.spiking_bank import load_allen_metadata, write_cache_index, write_cells
+from gfr_keras.ephys.cell_bank import write_cache_index
+from gfr_keras.ephys.spiking_bank import write_cells
 
 #: A layer-5 pyramidal cell (Tlx3) and a fast-spiking interneuron (Pvalb), both mouse.
 SOURCE_CELLS = (563002088, 580895033)

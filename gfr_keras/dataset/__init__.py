@@ -4,7 +4,8 @@ quantised), the one-table view (`parameter_table`) and the provenance sidecar (w
 cells came from and how they were fitted; `describe_provenance`).
 
 Layering: imports `gfr_keras.neurons` (to validate parameters and build models)
-and the base modules; never `ephys`, `fitting`, `network` or `serving`.
+and the base modules (the species of a cell from `allen_metadata`); never `ephys`,
+`fitting`, `network` or `serving`.
 """
 
 # Imported on first use (lazy_loader): records, fits and filters need no Keras.

@@ -1,25 +1,14 @@
 """The whole dataset as one tidy table: one row per record, every parameter a named column."""
 
-import functools
-from importlib import resources
-
 import numpy as np
 import pandas as pd
 
+from gfr_keras.allen_metadata import species_by_cell
 from gfr_keras.dataset.frames import as_frames
 from gfr_keras.dataset.records import METRICS
 
-#: The Allen Cell Types metadata shipped with the package (species per specimen id).
-METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
-
 _CONFIG_COLUMNS = ["bin_size_ms", "activation_bin_size_ms", "cell_id", "cre_line", "species"]
 _ACTIVATION_COLUMNS = ["threshold_pa", "sigma_pa", "gamma_per_ms"]
-
-
-@functools.lru_cache(maxsize=1)
-def _species_by_cell():
-    table = pd.read_csv(METADATA_PATH, usecols=["specimen__id", "donor__species"])
-    return dict(zip(table["specimen__id"].astype(int), table["donor__species"]))
 
 
 def _missing(value):
@@ -73,7 +62,7 @@ def parameter_table(dataset, species=True):
         `attrs["provenance"]` as `load_dataset` gives it (None when not recorded).
     """
     frames = as_frames(dataset)
-    lookup = _species_by_cell() if species else {}
+    lookup = species_by_cell() if species else {}
     rows = [_row(record, lookup) for frame in frames.values() for record in frame.to_dict(orient="records")]
     n_traces = max((sum(k.startswith("decay_rate_") for k in row) for row in rows), default=0)
     n_coeff = max((sum(k.startswith("poly_coeff_") for k in row) for row in rows), default=0)

@@ -184,6 +184,33 @@ def _missing_stimulus(missing, present):
     return CellProcessingError(f"missing stimulus: {', '.join(missing)} (has {sorted(present) or 'none'})", reason=reason)
 
 
+def _open_data_set(cache, cell_id, download):
+    """The cell's `NwbDataSet` and its sorted sweep numbers; offline, a file missing from the cache is an error."""
+    nwb_path = local_path(cache, "EPHYS_DATA", int(cell_id))
+    if _missing_offline(nwb_path, download):
+        raise CellProcessingError(
+            f"not in the local cache ({nwb_path} does not exist); it is fetched only when downloading is allowed (download=True)",
+            path=nwb_path, cell_id=int(cell_id), reason="not_in_cache",
+        )
+    try:
+        data_set = cache.get_ephys_data(cell_id)
+        sweep_numbers = sorted(data_set.get_sweep_numbers())
+    except Exception as error:  # allensdk/h5py raise many kinds for a bad file
+        message = f"cannot read the NWB file: {type(error).__name__}: {error}"
+        raise CellProcessingError(message, reason="unreadable_file") from None
+    return data_set, sweep_numbers
+
+
+def _check_complete(sweeps, fitted_spikes):
+    """Raise unless the binned sweeps hold every required stimulus and at least one spike."""
+    present = {sweep["stimulus_name"] for sweep in sweeps.values()}
+    missing = [name for name in REQUIRED_STIMULI if name not in present]
+    if missing:
+        raise _missing_stimulus(missing, present)
+    if not any(len(times) for times in fitted_spikes):
+        raise CellProcessingError("no spikes in any sweep", reason="no_spikes")
+
+
 def process_cell(
     cache, cell_id, species="", cre_line="", bin_sizes_ms=BIN_SIZES_MS, keep_raw=False, max_rate_sweeps="all",
     unused_sweeps="ignore", download=False,
@@ -224,27 +251,11 @@ def process_cell(
         raise ValueError(f"max_rate_sweeps: expected one of {list(MAX_RATE_SWEEPS)}, got {max_rate_sweeps!r}")
     if unused_sweeps not in UNUSED_SWEEPS:
         raise ValueError(f"unused_sweeps: expected one of {list(UNUSED_SWEEPS)}, got {unused_sweeps!r}")
-    nwb_path = local_path(cache, "EPHYS_DATA", int(cell_id))
-    if _missing_offline(nwb_path, download):
-        raise CellProcessingError(
-            f"not in the local cache ({nwb_path} does not exist); it is fetched only when downloading is allowed (download=True)",
-            path=nwb_path, cell_id=int(cell_id), reason="not_in_cache",
-        )
-    try:
-        data_set = cache.get_ephys_data(cell_id)
-        sweep_numbers = sorted(data_set.get_sweep_numbers())
-    except Exception as error:  # allensdk/h5py raise many kinds for a bad file
-        message = f"cannot read the NWB file: {type(error).__name__}: {error}"
-        raise CellProcessingError(message, reason="unreadable_file") from None
+    data_set, sweep_numbers = _open_data_set(cache, cell_id, download)
     sweeps, fitted_spikes, all_spikes = _bin_sweeps(
         data_set, sweep_numbers, bin_sizes_ms, keep_raw, max_rate_sweeps == "all", unused_sweeps == "check"
     )
-    present = {sweep["stimulus_name"] for sweep in sweeps.values()}
-    missing = [name for name in REQUIRED_STIMULI if name not in present]
-    if missing:
-        raise _missing_stimulus(missing, present)
-    if not any(len(times) for times in fitted_spikes):
-        raise CellProcessingError("no spikes in any sweep", reason="no_spikes")
+    _check_complete(sweeps, fitted_spikes)
     return {
         "cell_id": int(cell_id),
         "max_firing_rate_per_ms": max_firing_rate_per_ms(all_spikes if max_rate_sweeps == "all" else fitted_spikes),

@@ -17,6 +17,9 @@ Short Square and Ramp stimuli (`ephys_extractor.LONG_SQUARES_START`,
   1.0 and 1.5 x rheobase, 2 s apart, `repeats` times each (different
   waveforms for 1 and 2).
 * Test: the test pulse alone.
+
+`glif_protocol` is the GLIF bank's earlier, shorter set (`gfr synth-cells --model glif`), onset at
+`GLIF_ONSET_S` = 1 s: Long Square, Ramp, Noise 1, Noise 2 and Test, with the same test pulse and noise.
 """
 
 import numpy as np
@@ -28,6 +31,7 @@ SUBTHRESHOLD_PA = (-90.0, -70.0, -50.0, -30.0)
 SUPRA_OFFSETS_PA = tuple(range(-40, 141, 20))
 RAMP_PA_PER_S = 25.0
 SHORT_SQUARE_MS = 3.0
+GLIF_ONSET_S = 1.0
 
 
 def pink_noise(n_samples, sampling_rate_hz, seed, low_hz=1.0, high_hz=100.0):
@@ -42,9 +46,11 @@ def pink_noise(n_samples, sampling_rate_hz, seed, low_hz=1.0, high_hz=100.0):
     return noise / noise.std()
 
 
-def _with_test_pulse(current_pa, rate):
+def _with_test_pulse(current_pa, rate, truncate=False):
+    """`current_pa` with the test pulse set; `truncate`: its sample indices truncated (the GLIF bank's), not rounded."""
     start, end, amplitude = TEST_PULSE
-    current_pa[int(round(start * rate)) : int(round(end * rate))] = amplitude
+    sample = int if truncate else (lambda seconds: int(round(seconds)))
+    current_pa[sample(start * rate) : sample(end * rate)] = amplitude
     return current_pa
 
 
@@ -104,3 +110,36 @@ def _ramp(end_pa, rate):
     current = np.zeros(onset + samples + int(0.5 * rate))
     current[onset : onset + samples] = (np.arange(samples) + 1) * (RAMP_PA_PER_S / rate)
     return "Ramp", _with_test_pulse(current, rate), float(end_pa)
+
+
+def glif_protocol(rheobase_pa, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
+    """The GLIF bank's sweeps: `[(stimulus_name, current_pa [samples], amplitude_pa)]`.
+
+    Long Square: 1 s steps from rheobase - 40 pA to rheobase + 200 pA in 20 pA
+    steps (skipping 0 pA). Ramp: 25 pA/s from the onset to 2 x rheobase + 100 pA, where the
+    recording stops (current and voltage 0 afterwards). Noise 1 and Noise 2:
+    frozen pink noise (CV 0.2) in three 3 s epochs at 0.75, 1.0 and 1.5 x
+    rheobase, `repeats` times each, different waveforms for 1 and 2. Test: the
+    test pulse alone. Every sweep starts with a test pulse. Onset `GLIF_ONSET_S`; sample
+    indices truncated, as the bank was made.
+    """
+    rate = sampling_rate_hz
+    onset = int(GLIF_ONSET_S * rate)
+    sweeps = [("Test", _with_test_pulse(np.zeros(int(0.5 * rate)), rate, truncate=True), 0.0)]
+    for amplitude in np.arange(rheobase_pa - 40.0, rheobase_pa + 200.0 + 1e-9, 20.0):
+        amplitude = float(round(amplitude, 1))
+        if amplitude == 0.0:
+            continue  # a 0 pA step has no onset; Allen's protocol has none either
+        current = np.zeros(int(3.0 * rate))
+        current[onset : onset + int(1.0 * rate)] = amplitude
+        sweeps.append(("Long Square", _with_test_pulse(current, rate, truncate=True), amplitude))
+    ramp_end_pa = 2.0 * rheobase_pa + 100.0
+    ramp_samples = int(ramp_end_pa / RAMP_PA_PER_S * rate)
+    current = np.zeros(onset + ramp_samples + int(0.5 * rate))
+    current[onset : onset + ramp_samples] = np.linspace(0.0, ramp_end_pa, ramp_samples, endpoint=False) + RAMP_PA_PER_S / rate
+    sweeps.append(("Ramp", _with_test_pulse(current, rate, truncate=True), ramp_end_pa))
+    for name, seed in zip(("Noise 1", "Noise 2"), noise_seeds):
+        current = noise_current(rheobase_pa, rate, seed, onset, onset)
+        for _ in range(repeats):
+            sweeps.append((name, _with_test_pulse(current.copy(), rate, truncate=True), rheobase_pa))
+    return sweeps

@@ -6,6 +6,7 @@ to `failures.csv` with its reason and the run goes on; a rerun tries it again.
 """
 
 import csv
+import functools
 import os
 import time
 
@@ -14,9 +15,10 @@ from tqdm import tqdm
 from gfr_keras.ephys.allen import CellProcessingError, list_cells, open_cache, process_cell
 from gfr_keras.dataset.provenance import allen_source
 from gfr_keras.ephys.processed import write_processed_cell
-from gfr_keras.ephys.synthetic import BANK_DESCRIPTION
+from gfr_keras.ephys.cell_bank import BANK_DESCRIPTION
 from gfr_keras.errors import InputError, MissingInputError
 from gfr_keras.io_utils import FailureLog, read_json, remove_stale_temp_files, write_csv_atomic
+from gfr_keras.process_pool import run_jobs
 
 
 def read_cell_ids(path):
@@ -120,19 +122,10 @@ def _process_in_worker(manifest_path, *cell_args):
 
 def _outcomes(manifest_path, cache, jobs, workers):
     """`(cell_id, reason or None)` for each job `(cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download)`,
-    in this process or in `workers` processes (spawned: no inherited TensorFlow threads)."""
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            yield job[0], _process_one(cache, *job)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        futures = {pool.submit(_process_in_worker, os.fspath(manifest_path), *job): job[0] for job in jobs}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    in this process or in `workers` processes (`process_pool.run_jobs`)."""
+    in_worker = functools.partial(_process_in_worker, os.fspath(manifest_path))
+    for job, outcome in run_jobs(functools.partial(_process_one, cache), jobs, workers, worker_function=in_worker):
+        yield job[0], outcome
 
 
 def preprocess_cells(
@@ -175,6 +168,17 @@ def preprocess_cells(
     failures = FailureLog(os.path.join(out_dir, "failures.csv"))
     summary = {"done": [], "skipped": [], "failed": [], "failures_path": failures.path}
     started = time.perf_counter()
+    jobs = _jobs(out_dir, cell_ids, cells, source, summary, (keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download))
+    _process_jobs(manifest_path, cache, jobs, workers, len(cell_ids), failures, summary)
+    summary["failures"] = dict(failures.reasons)
+    summary["failures_path"] = failures.path if os.path.exists(failures.path) else None
+    summary["seconds"] = time.perf_counter() - started
+    return summary
+
+
+def _jobs(out_dir, cell_ids, cells, source, summary, options):
+    """`_process_one`'s arguments for each cell without a processed file (`options`: from `keep_raw` to
+    `download`); the cells with one go to `summary["skipped"]`."""
     jobs = []
     for cell_id in cell_ids:
         target = os.path.join(out_dir, f"{cell_id}.h5")
@@ -182,10 +186,15 @@ def preprocess_cells(
             summary["skipped"].append(cell_id)
         else:
             info = {**cells.get(cell_id, {"species": "", "cre_line": ""}), "source": source}
-            jobs.append((cell_id, info, target, keep_raw, on_cell, max_rate_sweeps, unused_sweeps, download))
-    progress = tqdm(total=len(cell_ids), initial=len(summary["skipped"]), desc="preprocess", unit="cell")
+            jobs.append((cell_id, info, target, *options))
+    return jobs
+
+
+def _process_jobs(manifest_path, cache, jobs, workers, n_cells, failures, summary):
+    """Process the jobs, recording each outcome in `summary` and the failure log (written here alone)."""
+    progress = tqdm(total=n_cells, initial=len(summary["skipped"]), desc="preprocess", unit="cell")
     summary["failure_kinds"] = {}
-    for cell_id, outcome in _outcomes(manifest_path, cache, jobs, workers):  # the log is written here alone
+    for cell_id, outcome in _outcomes(manifest_path, cache, jobs, workers):
         progress.update(1)
         if outcome is None:
             summary["done"].append(cell_id)
@@ -196,7 +205,3 @@ def preprocess_cells(
         failures.add(cell_id, message)
         progress.write(f"cell {cell_id}: failed: {message}")
     progress.close()
-    summary["failures"] = dict(failures.reasons)
-    summary["failures_path"] = failures.path if os.path.exists(failures.path) else None
-    summary["seconds"] = time.perf_counter() - started
-    return summary

@@ -11,31 +11,30 @@ steps (`gfr_keras.cell_calibration`). The cell keeps the real cell's id,
 species and cre line. It is "recorded" at an Allen sampling rate (50 kHz by
 default) with the Allen stimulus set (`gfr_keras.allen_stimuli`: Long
 Square, Short Square, Ramp, Noise 1, Noise 2, Test) and written as a
-`CellTypesCache` directory that allensdk reads without any network access, and
-on which allensdk's own feature extractor runs. All cells and sweeps of a
-batch are simulated at once.
+`CellTypesCache` directory (`gfr_keras.ephys.cell_bank`) that allensdk reads
+without any network access, and on which allensdk's own feature extractor runs.
+All cells and sweeps of a batch are simulated at once.
 """
 
+import functools
 import math
 import os
 
 import numpy as np
 
+from gfr_keras.ephys import cell_bank
 from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, protocol
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, KNOBS, calibrate, cell_features, model_parameters
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.nwb import write_nwb
-from gfr_keras.ephys.synthetic import choose_cells as _choose_cells
-from gfr_keras.ephys.synthetic import load_allen_metadata, write_cache_index, write_sweep_table  # noqa: F401 (the bank's API)
 from gfr_keras.ephys.spiking_neuron import PARAMETERS, simulate
 
 DEFAULT_SAMPLING_RATE_HZ = 50_000
-
-
-
-def choose_cells(metadata, n_cells, seed, per_line=1):
-    """`n_cells` real cells with every feature this model is calibrated to (see `ephys.synthetic.choose_cells`)."""
-    return _choose_cells(metadata, n_cells, seed, required=FEATURE_COLUMNS, per_line=per_line)
+#: The metadata columns a cell must have to be built: every feature the model is calibrated to.
+REQUIRED_COLUMNS = tuple(FEATURE_COLUMNS)
+#: `choose_cells(metadata, n_cells, seed, per_line=1)`: real cells with every column of `REQUIRED_COLUMNS`
+#: (`cell_bank.choose_cells`).
+choose_cells = functools.partial(cell_bank.choose_cells, required=REQUIRED_COLUMNS)
 
 
 def short_square_threshold_pa(params):
@@ -101,14 +100,28 @@ def simulate_protocol(models, noise_keys, sampling_rate_hz, seed=0, noise_repeat
             currents.append(sweep["current_pa"])
             rngs.append(np.random.default_rng([seed, key, number]))
         plans.append(sweeps)
-    stacked = {key: np.array([p[key] for p in trace_params]) for key in PARAMETERS}
-    voltages, spikes = simulate(stacked, currents, 1000.0 / sampling_rate_hz, rngs, return_voltage=return_voltage)
+    voltages, spikes = simulate_traces(trace_params, currents, sampling_rate_hz, rngs, return_voltage)
     out, first = [], 0
     for sweeps in plans:
         last = first + len(sweeps)
         out.append((sweeps, voltages[first:last] if return_voltage else [None] * len(sweeps), spikes[first:last]))
         first = last
     return out
+
+
+def simulate_traces(trace_params, currents_pa, sampling_rate_hz, rngs, return_voltage=True):
+    """Simulate traces at once, each with its own model (`spiking_neuron.simulate` on the stacked parameters).
+
+    Args:
+        trace_params: one parameter dict (`spiking_neuron.PARAMETERS`) per trace.
+        currents_pa: one current (pA) `[samples]` per trace.
+        rngs: one `numpy.random.Generator` per trace (its intrinsic noise).
+
+    Returns:
+        `(voltages_mv, spike_samples)` as `spiking_neuron.simulate`.
+    """
+    stacked = {key: np.array([p[key] for p in trace_params]) for key in PARAMETERS}
+    return simulate(stacked, currents_pa, 1000.0 / sampling_rate_hz, rngs, return_voltage=return_voltage)
 
 
 def _recorded(number, sweep, voltage_mv, spike_samples, sampling_rate_hz):
@@ -133,32 +146,19 @@ def simulate_cell(row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0):
     return simulate_cells([row], sampling_rate_hz, seed)[0]
 
 
-
-#: `write_cells`' `formats`: the CellTypesCache's NWB 1 file, an NWB 2 file, or both.
-FORMATS = {"nwb1": ("nwb1",), "nwb2": ("nwb2",), "both": ("nwb1", "nwb2")}
-
-
-def cell_files(cache_dir, cell_id, formats=("nwb1",)):
-    """The recording files of a cell, by format: `specimen_<id>/ephys.nwb` (NWB 1), `nwb2/<id>.nwb` (NWB 2)."""
-    paths = {"nwb1": os.path.join(cache_dir, f"specimen_{int(cell_id)}", "ephys.nwb"),
-             "nwb2": os.path.join(cache_dir, "nwb2", f"{int(cell_id)}.nwb")}
-    return [paths[name] for name in formats]
-
-
 def _write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz, formats=("nwb1",)):
     cell_id = int(row["specimen__id"])
-    folder = os.path.join(cache_dir, f"specimen_{cell_id}")
-    os.makedirs(folder, exist_ok=True)
-    write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
+    folder = cell_bank.cell_folder(cache_dir, cell_id)
+    cell_bank.write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
     write_json_atomic(_jsonable(model), os.path.join(folder, "model.json"), indent=1)
-    files = dict(zip(formats, cell_files(cache_dir, cell_id, formats)))
+    files = dict(zip(formats, cell_bank.cell_files(cache_dir, cell_id, formats)))
     if "nwb2" in files:
         from gfr_keras.ephys.nwb2_writer import subject_from_allen_row, write_nwb2
 
         write_nwb2(files["nwb2"], sweeps, sampling_rate_hz, cell_id, **subject_from_allen_row(row), quantize=True)
     if "nwb1" in files:
         write_nwb(files["nwb1"], sweeps, sampling_rate_hz, quantize=True)  # last: marks the cell done
-    return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "model": model}
+    return cell_bank.cell_summary(cell_id, sweeps, model=model)
 
 
 def _jsonable(value):
@@ -171,12 +171,13 @@ def _jsonable(value):
 
 def write_cells(cache_dir, rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3, formats=("nwb1",)):
     """Simulate cells together and write each `specimen_<id>/` (sweep table, model) and its
-    recordings in `formats` ("nwb1", "nwb2": see `cell_files`)."""
+    recordings in `formats` ("nwb1", "nwb2": see `cell_bank.cell_files`). Returns each cell's
+    `cell_bank.cell_summary`."""
     simulated = simulate_cells(rows, sampling_rate_hz, seed, noise_repeats)
     return [_write_recorded(cache_dir, row, sweeps, model, sampling_rate_hz, formats) for row, (sweeps, model) in zip(rows, simulated)]
 
 
-def write_cell(cache_dir, row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0):
+def write_cell(cache_dir, row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3):
     """Simulate one cell and write `specimen_<id>/ephys.nwb`, `ephys_sweeps.json` and `model.json`."""
-    return write_cells(cache_dir, [row], sampling_rate_hz, seed)[0]
+    return write_cells(cache_dir, [row], sampling_rate_hz, seed, noise_repeats)[0]
 

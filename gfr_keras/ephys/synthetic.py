@@ -7,68 +7,37 @@ membrane time constant, rheobase and f-I slope are those of one real cell of
 the Allen Cell Types Database (the shipped metadata table). It keeps that
 cell's id, species and cre line. An Ornstein-Uhlenbeck noise current inside the
 cell makes repeated sweeps differ. The cell is "recorded" with Allen-like
-protocols (Long Square, Ramp, Noise 1, Noise 2, Test, each with a test pulse
-before the experiment epoch) and written as a `CellTypesCache` directory that
-allensdk reads without any network access.
+protocols (`allen_stimuli.glif_protocol`: Long Square, Ramp, Noise 1, Noise 2,
+Test, each with a test pulse before the experiment epoch) and written as a
+`CellTypesCache` directory (`gfr_keras.ephys.cell_bank`) that allensdk reads
+without any network access.
 """
 
+import functools
 import math
 import os
-from importlib import resources
 
 import numpy as np
-import pandas as pd
 
-from gfr_keras.io_utils import write_json_atomic
-from gfr_keras.ephys.allen_stimuli import noise_current
+from gfr_keras.errors import InvalidParameterError
+from gfr_keras.ephys import cell_bank
+from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, GLIF_ONSET_S, glif_protocol
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS
 from gfr_keras.ephys.glif_batch import run_glif_sweeps
 from gfr_keras.ephys.nwb import write_nwb
 
-ALLEN_METADATA_PATH = resources.files("gfr_keras") / "resources" / "allen_cell_types_metadata.csv"
+DEFAULT_SAMPLING_RATE_HZ = 10_000
 
 # The Allen features a GLIF cell is built from (names as in the spiking bank's calibration).
 _FEATURES = {
     column: FEATURE_COLUMNS[column]
     for column in ("ef__ri", "ef__tau", "ef__vrest", "ef__threshold_i_long_square", "ef__f_i_curve_slope", "ef__adaptation")
 }
-_TEST_PULSE = (0.02, 0.03, -20.0)  # start s, end s, pA
-_EXPERIMENT_START_S = 0.1
-_ONSET_S = 1.0
-
-
-def load_allen_metadata(path=None):
-    """The Allen cell table (one row per cell) shipped with the package."""
-    return pd.read_csv(path or ALLEN_METADATA_PATH)
-
-
-def choose_cells(metadata, n_cells, seed, required=None, per_line=1):
-    """`n_cells` real cells with complete features, mixing species and cre lines.
-
-    Deterministic for a seed: about a third human cells, the mouse cells spread
-    over distinct transgenic lines first (`per_line` cells of each line, or all
-    the line has, so that a classifier of cre lines has several cells per line).
-    """
-    complete = metadata.dropna(subset=list(required or _FEATURES)).copy()
-    complete = complete[(complete["ef__ri"] > 0) & (complete["ef__tau"] > 0) & (complete["ef__threshold_i_long_square"] > 0)]
-    rng = np.random.default_rng(seed)
-    human = complete[complete["donor__species"] == "Homo Sapiens"]
-    mouse = complete[complete["donor__species"] != "Homo Sapiens"]
-    n_human = min(len(human), n_cells // 3)
-    chosen = list(human.sample(n_human, random_state=rng.integers(2**31)).index) if n_human else []
-    if per_line == 1:
-        lines = mouse.groupby("line_name").sample(1, random_state=rng.integers(2**31))
-    else:
-        state = int(rng.integers(2**31))
-        lines = mouse.groupby("line_name", group_keys=False)[list(mouse.columns)].apply(
-            lambda group: group.sample(min(per_line, len(group)), random_state=state)
-        )
-    lines = lines.sample(frac=1.0, random_state=rng.integers(2**31))
-    chosen += list(lines.index[: n_cells - len(chosen)])
-    if len(chosen) < n_cells:
-        rest = complete.drop(index=chosen)
-        chosen += list(rest.sample(n_cells - len(chosen), random_state=rng.integers(2**31)).index)
-    return complete.loc[chosen].reset_index(drop=True)
+#: The metadata columns a cell must have to be built: every feature the model is built from.
+REQUIRED_COLUMNS = tuple(_FEATURES)
+#: `choose_cells(metadata, n_cells, seed, per_line=1)`: real cells with every column of `REQUIRED_COLUMNS`
+#: (`cell_bank.choose_cells`).
+choose_cells = functools.partial(cell_bank.choose_cells, required=REQUIRED_COLUMNS)
 
 
 def cell_features(row):
@@ -130,46 +99,6 @@ def calibrate_fast_asc(features, dt_s):
     return 0.5 * (low + high)
 
 
-
-def _with_test_pulse(current_pa, sampling_rate_hz):
-    start, end, amplitude = _TEST_PULSE
-    current_pa[int(start * sampling_rate_hz) : int(end * sampling_rate_hz)] = amplitude
-    return current_pa
-
-
-def protocol(features, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
-    """Allen-like sweeps for one cell: `[(stimulus_name, current_pa [samples], amplitude_pa)]`.
-
-    Long Square: 1 s steps from rheobase - 40 pA to rheobase + 200 pA in 20 pA
-    steps (skipping 0 pA). Ramp: 25 pA/s from the onset to 2 x rheobase + 100 pA, where the
-    recording stops (current and voltage 0 afterwards). Noise 1 and Noise 2:
-    frozen pink noise (CV 0.2) in three 3 s epochs at 0.75, 1.0 and 1.5 x
-    rheobase, `repeats` times each, different waveforms for 1 and 2. Test: the
-    test pulse alone. Every sweep starts with a test pulse.
-    """
-    rate = sampling_rate_hz
-    rheobase = features["rheobase_pa"]
-    onset = int(_ONSET_S * rate)
-    sweeps = [("Test", _with_test_pulse(np.zeros(int(0.5 * rate)), rate), 0.0)]
-    for amplitude in np.arange(rheobase - 40.0, rheobase + 200.0 + 1e-9, 20.0):
-        amplitude = float(round(amplitude, 1))
-        if amplitude == 0.0:
-            continue  # a 0 pA step has no onset; Allen's protocol has none either
-        current = np.zeros(int(3.0 * rate))
-        current[onset : onset + int(1.0 * rate)] = amplitude
-        sweeps.append(("Long Square", _with_test_pulse(current, rate), amplitude))
-    ramp_end_pa = 2.0 * rheobase + 100.0
-    ramp_samples = int(ramp_end_pa / 25.0 * rate)
-    current = np.zeros(onset + ramp_samples + int(0.5 * rate))
-    current[onset : onset + ramp_samples] = np.linspace(0.0, ramp_end_pa, ramp_samples, endpoint=False) + 25.0 / rate
-    sweeps.append(("Ramp", _with_test_pulse(current, rate), ramp_end_pa))
-    for name, seed in zip(("Noise 1", "Noise 2"), noise_seeds):
-        current = noise_current(rheobase, rate, seed, onset, onset)
-        for _ in range(repeats):
-            sweeps.append((name, _with_test_pulse(current.copy(), rate), rheobase))
-    return sweeps
-
-
 def ou_noise(n_samples, dt_s, sd_pa, tau_s, rng):
     """Ornstein-Uhlenbeck current (pA): the cell's own noise, different in every sweep."""
     from scipy.signal import lfilter
@@ -179,8 +108,8 @@ def ou_noise(n_samples, dt_s, sd_pa, tau_s, rng):
     return lfilter([1.0], [1.0, -decay], kicks)
 
 
-def simulate_cell(row, sampling_rate_hz=10_000, seed=0):
-    """Simulate one synthetic cell from a metadata row.
+def simulate_cell(row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3):
+    """Simulate one synthetic cell from a metadata row (`noise_repeats` sweeps of Noise 1 and of Noise 2).
 
     Returns:
         list of sweep dicts for `write_nwb`, and the GLIF configuration used.
@@ -190,7 +119,7 @@ def simulate_cell(row, sampling_rate_hz=10_000, seed=0):
     fast_asc = calibrate_fast_asc(features, dt_s)
     config = glif_config(features, dt_s, fast_asc)
     rng = np.random.default_rng([seed, int(row["specimen__id"])])
-    stimuli = protocol(features, sampling_rate_hz)
+    stimuli = glif_protocol(features["rheobase_pa"], sampling_rate_hz, repeats=noise_repeats)
     noises = [ou_noise(len(current_pa), dt_s, 0.1 * features["rheobase_pa"], 0.005, rng) for _, current_pa, _ in stimuli]
     outputs = run_glif_sweeps([config] * len(stimuli), [current_pa + noise for (_, current_pa, _), noise in zip(stimuli, noises)])
     sweeps = []
@@ -199,7 +128,7 @@ def simulate_cell(row, sampling_rate_hz=10_000, seed=0):
         voltage_mv[np.isnan(voltage_mv)] = 20.0  # the cut spike: depolarized
         if name == "Ramp":
             stopped = np.flatnonzero(current_pa == 0)
-            stopped = stopped[stopped > int(_ONSET_S * sampling_rate_hz)]
+            stopped = stopped[stopped > int(GLIF_ONSET_S * sampling_rate_hz)]
             voltage_mv[stopped] = 0.0  # recording ended mid-ramp
         sweeps.append(
             {
@@ -208,64 +137,28 @@ def simulate_cell(row, sampling_rate_hz=10_000, seed=0):
                 "stimulus_a": current_pa * 1e-12,
                 "response_v": voltage_mv * 1e-3,
                 "spike_times_s": np.asarray(out["grid_spike_times"], dtype=np.float64),
-                "experiment_start": int(_EXPERIMENT_START_S * sampling_rate_hz),
+                "experiment_start": int(EXPERIMENT_START_S * sampling_rate_hz),
                 "amplitude_pa": amplitude,
             }
         )
     return sweeps, config
 
 
-def json_row(row):
-    return {key: (None if isinstance(value, float) and math.isnan(value) else value) for key, value in row.items()}
-
-
-def write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz):
-    """`ephys_sweeps.json`: the sweep table `CellTypesCache.get_ephys_sweeps` reads."""
-    sweep_table = [
-        {
-            "id": cell_id * 1000 + s["sweep_number"],
-            "specimen_id": cell_id,
-            "sweep_number": s["sweep_number"],
-            "stimulus_name": s["stimulus_name"],
-            "stimulus_units": "Amps",
-            "stimulus_absolute_amplitude": s["amplitude_pa"],
-            "num_spikes": int(len(s["spike_times_s"])),
-            "sampling_rate": float(sampling_rate_hz),
-        }
-        for s in sweeps
-    ]
-    write_json_atomic(sweep_table, os.path.join(folder, "ephys_sweeps.json"), indent=1)
-
-
-def write_cell(cache_dir, row, sampling_rate_hz=10_000, seed=0):
+def write_cell(cache_dir, row, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3):
     """Simulate one cell and write `specimen_<id>/ephys.nwb` and `ephys_sweeps.json`."""
     cell_id = int(row["specimen__id"])
-    sweeps, config = simulate_cell(row, sampling_rate_hz, seed)
-    folder = os.path.join(cache_dir, f"specimen_{cell_id}")
-    os.makedirs(folder, exist_ok=True)
+    sweeps, config = simulate_cell(row, sampling_rate_hz, seed, noise_repeats)
+    folder = cell_bank.cell_folder(cache_dir, cell_id)
     write_nwb(os.path.join(folder, "ephys.nwb"), sweeps, sampling_rate_hz)
-    write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
-    return {"cell_id": cell_id, "n_sweeps": len(sweeps), "n_spikes": sum(len(s["spike_times_s"]) for s in sweeps), "glif": config}
+    cell_bank.write_sweep_table(folder, cell_id, sweeps, sampling_rate_hz)
+    return cell_bank.cell_summary(cell_id, sweeps, glif=config)
 
 
-#: The bank description `gfr synth-cells` writes beside the manifest: the provenance
-#: source (`gfr_keras.dataset.provenance.synthetic_source`) that `gfr preprocess` records.
-BANK_DESCRIPTION = "bank.json"
-
-
-def write_bank_description(cache_dir, source):
-    """`cache_dir/bank.json`: what the bank is (model, seed, sampling rate, ...), for provenance."""
-    path = os.path.join(cache_dir, BANK_DESCRIPTION)
-    write_json_atomic(source, path, indent=1)
-    return path
-
-
-def write_cache_index(cache_dir, rows):
-    """`manifest.json` (allensdk's own layout) and `cells.json` (the real cells' records)."""
-    from allensdk.core.cell_types_cache import CellTypesCache
-
-    os.makedirs(cache_dir, exist_ok=True)
-    manifest = os.path.join(cache_dir, "manifest.json")
-    CellTypesCache(manifest_file=manifest).build_manifest(manifest)
-    write_json_atomic([json_row(row) for row in rows], os.path.join(cache_dir, "cells.json"), indent=1)
-    return manifest
+def write_cells(cache_dir, rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, noise_repeats=3, formats=("nwb1",)):
+    """Simulate and write each cell of `rows` (`write_cell`); the GLIF bank writes NWB 1 files only
+    (`formats` ("nwb1",), the bank interface of `cell_bank`). Returns each cell's `cell_bank.cell_summary`."""
+    if tuple(formats) != ("nwb1",):
+        raise InvalidParameterError(
+            f"formats: the GLIF bank writes NWB 1 files only, expected ('nwb1',), got {tuple(formats)!r}", parameter="formats"
+        )
+    return [write_cell(cache_dir, row, sampling_rate_hz, seed, noise_repeats) for row in rows]

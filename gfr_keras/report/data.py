@@ -9,10 +9,10 @@ browser filters 2,333 cells x 6 configurations with plain array loops.
 import os
 
 import gfr_keras as gk
+from gfr_keras.allen_metadata import species_by_cell
 from gfr_keras.errors import MissingInputError
 from gfr_keras.dataset.filters import MAX_TRAIN_LOSS, MIN_VAL_EVR, passes_filters
 from gfr_keras.dataset.fits import read_fits
-from gfr_keras.ephys.synthetic import load_allen_metadata
 
 ALLEN_CELL_URL = "https://celltypes.brain-map.org/experiment/electrophysiology/{cell_id}"
 UNKNOWN_SPECIES = "unknown"
@@ -105,8 +105,7 @@ def _fill_species(cells):
     """Species is not in dataset records: take it from fits, else Allen's table (recordings override later)."""
     missing = [cell for cell in cells.values() if not cell["species"]]
     if missing:
-        table = load_allen_metadata()
-        species = dict(zip(table["specimen__id"].astype(int), table["donor__species"]))
+        species = species_by_cell()
         for cell in missing:
             value = species.get(cell["cell_id"])
             cell["species"] = value if isinstance(value, str) else ""
