@@ -3,7 +3,7 @@
 The package is layered; each subpackage imports only those above it in this list:
 
     units, errors, io_utils, optimizers,  base: unit constants, typed errors, atomic writes, optimizers,
-    run_settings                          the settings record of output folders
+    run_settings, comparison              the settings record of output folders, side-by-side statistics
     neurons/    the model: time scales, parameters, activation, cell, layer, kernels
     dataset/    the parameter dataset: records, pandas views, filters, lookup, EVR
     ephys/      recordings in: Allen ingestion, binning, processed cells, synthetic bank

@@ -88,6 +88,12 @@ class FitConfig:
         finetune: the published config key. With `retrain_model`, every
             learning-rate run starts from the cell's saved alpha and beta
             instead of fresh ones.
+
+    The activation degree and the penalty weight `C` are not fit-config keys:
+    the published pipeline takes them as arguments beside the configuration,
+    and every fit file and fit folder record keeps them at its top level
+    (`fit_folder(..., degree=, C=)`, `gfr fit --degree --C`), so that a config
+    file stays the published layout and one file serves every degree and `C`.
     """
 
     config_name: str = "default"

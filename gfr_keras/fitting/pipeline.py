@@ -21,6 +21,7 @@ cell is fitted again: one with a successful fit keeps its saved activation g
 replaced only when the new validation EVR is higher than the saved one.
 """
 
+import functools
 import math
 import os
 import time
@@ -30,10 +31,9 @@ from tqdm import tqdm
 from gfr_keras.dataset.fits import is_ok, read_fits
 from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings, package_version, today
 from gfr_keras.ephys.processed import read_processed_cell
-from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
+from gfr_keras.errors import InvalidParameterError, MissingInputError, RunStateError, check_finite_number
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
-from gfr_keras.errors import RunStateError
 from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 from gfr_keras.run_settings import (
@@ -194,23 +194,56 @@ def _fit_provenance(config, degree, C):
                         date=today(), version=package_version())
 
 
-def _write_fit(cell, result, out_dir, settings, fit_provenance=None):
-    """`out_dir/<cell_id>.json`, atomically: the cell, its configuration, the fit result and its
-    provenance (the processed file's source, how it was fitted; docs/dataset_format.md)."""
-    bin_size_ms, activation_bin_size_ms, degree, C, config_name = settings
+def _fit_header(bin_size_ms, activation_bin_size_ms, degree, C, config_name):
+    """The keys every fit file of a folder shares, in the published layout (docs/dataset_format.md)."""
+    return {"bin_size": bin_size_ms, "actv_bin_size": activation_bin_size_ms, "degree": degree, "C": C, "config": config_name}
+
+
+def _write_fit(cell, result, out_dir, header, fit_provenance=None):
+    """`out_dir/<cell_id>.json`, atomically: the cell, the folder's `header` (`_fit_header`), the fit
+    result and its provenance (the processed file's source, how it was fitted; docs/dataset_format.md)."""
     record = {
         "cell_id": cell["cell_id"],
         "cre_line": cell["cre_line"],
         "species": cell["species"],
-        "bin_size": bin_size_ms,
-        "actv_bin_size": activation_bin_size_ms,
-        "degree": degree,
-        "C": C,
-        "config": config_name,
+        **header,
         **result,
         "provenance": {"source": cell.get("source") or dict(UNKNOWN_SOURCE), "fit": fit_provenance},
     }
     write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
+
+
+def _check_fit_arguments(bin_size_ms, activation_bin_size_ms, degree, C, chunk_size):
+    if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
+        raise InvalidParameterError(
+            f"bin_size_ms/activation_bin_size_ms: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"got [{bin_size_ms}, {activation_bin_size_ms}]",
+            parameter="bin_size_ms",
+        )
+    check_finite_number(chunk_size, "chunk_size", minimum=1, integer=True)
+    check_finite_number(degree, "degree", minimum=1, integer=True)  # 0: g would not depend on the current
+    check_finite_number(C, "C", minimum=0)
+
+
+def _fit_chunk(cells, out_dir, retrain, fit, write, failures):
+    """Fit one chunk of cells and write the fits that are new or (`retrain`) better than the saved ones.
+
+    `fit(cells, previous=...)` is `fit_cells` with the folder's settings; `write(cell, result)` writes
+    one fit file. Returns `(statuses, kept)`: cell id -> the fit that stands in the folder, and the ids
+    whose saved fit was better and stays.
+    """
+    previous = [_saved_fit(out_dir, c["cell_id"]) if retrain else None for c in cells]
+    results = fit(cells, previous=previous) if cells else []
+    statuses, kept = {}, []
+    for cell, result, old in zip(cells, results, previous):
+        if not improves(result, old):
+            kept.append(cell["cell_id"])
+            statuses[cell["cell_id"]] = old
+            continue
+        write(cell, result)
+        failures.clear(cell["cell_id"])
+        statuses[cell["cell_id"]] = result
+    return statuses, kept
 
 
 def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0,
@@ -234,38 +267,27 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     Raises:
         RunStateError: `out_dir` holds fits made with other settings (before any work).
     """
-    if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
-        raise InvalidParameterError(
-            f"bin_size_ms/activation_bin_size_ms: expected one of {[list(c) for c in CONFIGURATIONS]}, "
-            f"got [{bin_size_ms}, {activation_bin_size_ms}]",
-            parameter="bin_size_ms",
-        )
-    check_finite_number(chunk_size, "chunk_size", minimum=1, integer=True)
-    check_finite_number(degree, "degree", minimum=1, integer=True)  # 0: g would not depend on the current
-    check_finite_number(C, "C", minimum=0)
+    _check_fit_arguments(bin_size_ms, activation_bin_size_ms, degree, C, chunk_size)
     config = FitConfig.coerce(config)
     paths = processed_paths(processed_dir, shard)
     settings_note = claim_fit_folder(out_dir, fit_folder_settings(bin_size_ms, activation_bin_size_ms, config, degree, C))
     fitted = lambda path: os.path.exists(os.path.join(out_dir, os.path.basename(path)[:-3] + ".json"))
     todo = list(paths) if config.retrain_model else [p for p in paths if not fitted(p)]
     failures = FailureLog(os.path.join(out_dir, "failures.csv"))
+    header = _fit_header(bin_size_ms, activation_bin_size_ms, degree, C, config.config_name)
+    provenance = _fit_provenance(config, degree, C)
+    fit = functools.partial(fit_cells, bin_size_ms=bin_size_ms, activation_bin_size_ms=activation_bin_size_ms,
+                            degree=degree, C=C, config=config)
+    write = lambda cell, result: _write_fit(cell, result, out_dir, header, provenance)
     started = time.perf_counter()
     progress = tqdm(total=len(todo), desc="fit", unit="cell")
     statuses, kept = {}, []
-    provenance = _fit_provenance(config, degree, C)
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
         cells = _read_chunk(chunk, failures, read_cell)
-        previous = [_saved_fit(out_dir, c["cell_id"]) if config.retrain_model else None for c in cells]
-        results = fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree, C, config, previous) if cells else []
-        for cell, result, old in zip(cells, results, previous):
-            if not improves(result, old):
-                kept.append(cell["cell_id"])
-                statuses[cell["cell_id"]] = old
-                continue
-            _write_fit(cell, result, out_dir, (bin_size_ms, activation_bin_size_ms, degree, C, config.config_name), provenance)
-            failures.clear(cell["cell_id"])
-            statuses[cell["cell_id"]] = result
+        chunk_statuses, chunk_kept = _fit_chunk(cells, out_dir, config.retrain_model, fit, write, failures)
+        statuses.update(chunk_statuses)
+        kept += chunk_kept
         progress.update(len(chunk))
         progress.set_postfix(cells_per_s=f"{progress.n / (time.perf_counter() - started):.2f}")
     progress.close()
