@@ -30,7 +30,6 @@ one learning rate: the same arrays as N/3 cells x 3 learning rates (7,000 units
 """
 
 import argparse
-import json
 import os
 import platform
 import re

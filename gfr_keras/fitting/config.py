@@ -22,8 +22,8 @@ import numbers
 import os
 from importlib import resources
 
-from gfr_keras.errors import InputError, MissingInputError
-from gfr_keras.io_utils import read_json
+from gfr_keras.errors import InputError
+from gfr_keras.io_utils import read_json, require_path
 
 CONFIGS_DIR = resources.files("gfr_keras") / "resources" / "configs"
 
@@ -194,9 +194,5 @@ def load_fit_config(name_or_path):
     text = os.fspath(name_or_path)
     if text in packaged_configs():
         return FitConfig.from_json(CONFIGS_DIR / f"{text}.json")
-    if not os.path.exists(text):
-        raise MissingInputError(
-            f"name_or_path: {text} is neither a file nor one of the packaged configs {packaged_configs()}",
-            parameter="name_or_path", path=text,
-        )
+    require_path(text, "name_or_path", f"is neither a file nor one of the packaged configs {packaged_configs()}")
     return FitConfig.from_json(text)

@@ -31,10 +31,10 @@ from tqdm import tqdm
 from gfr_keras.dataset.fits import is_ok, read_fits
 from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings, package_version, today
 from gfr_keras.ephys.processed import read_processed_cell
-from gfr_keras.errors import InvalidParameterError, MissingInputError, RunStateError, check_finite_number
+from gfr_keras.errors import InvalidParameterError, RunStateError, check_finite_number
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
-from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
+from gfr_keras.io_utils import FailureLog, read_json_if_present, require_folder, write_json_atomic
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 from gfr_keras.run_settings import (
     check_settings, describe_differences, flat_settings, settings_differences, write_settings,
@@ -144,10 +144,7 @@ def parse_shard(text):
 
 def processed_paths(processed_dir, shard=(0, 1)):
     """The `<cell_id>.h5` files of a folder, sorted by cell id, every n-th from the i-th."""
-    if not os.path.isdir(processed_dir):
-        raise MissingInputError(
-            f"processed_dir: {processed_dir} is not a folder", parameter="processed_dir", path=processed_dir
-        )
+    require_folder(processed_dir, "processed_dir")
     names = [p for p in os.listdir(processed_dir) if p.endswith(".h5") and p[:-3].isdigit()]
     index, count = shard
     return [os.path.join(processed_dir, p) for p in sorted(names, key=lambda p: int(p[:-3]))[index::count]]
@@ -165,11 +162,8 @@ def _read_chunk(paths, failures, read_cell=read_processed_cell):
 
 def _saved_fit(out_dir, cell_id):
     """A cell's successful fit in `out_dir` (the start of a retrain), or None."""
-    path = os.path.join(out_dir, f"{cell_id}.json")
-    if not os.path.exists(path):
-        return None
-    fit = read_json(path)
-    return fit if is_ok(fit) and fit.get("params") else None
+    fit = read_json_if_present(os.path.join(out_dir, f"{cell_id}.json"))
+    return fit if fit is not None and is_ok(fit) and fit.get("params") else None
 
 
 def improves(new, old):

@@ -9,10 +9,10 @@ browser filters 2,333 cells x 6 configurations with plain array loops.
 import os
 
 import gfr_keras as gk
-from gfr_keras.errors import MissingInputError
 from gfr_keras.dataset.filters import MAX_TRAIN_LOSS, MIN_VAL_EVR, passes_filters
 from gfr_keras.dataset.fits import read_fits
 from gfr_keras.ephys.synthetic import load_allen_metadata
+from gfr_keras.io_utils import require_folder
 
 ALLEN_CELL_URL = "https://celltypes.brain-map.org/experiment/electrophysiology/{cell_id}"
 UNKNOWN_SPECIES = "unknown"
@@ -61,8 +61,7 @@ def _configuration(record):
 def _add_fits(cells, fits_dirs, passes_filters):
     """Fits add species and the cells/configurations the filters kept out of the dataset."""
     for folder in fits_dirs:
-        if not os.path.isdir(folder):
-            raise MissingInputError(f"fits_dirs: {folder} is not a folder", parameter="fits_dirs", path=folder)
+        require_folder(folder, "fits_dirs")
     skipped = 0
     for fit in read_fits(list(fits_dirs)):
         cell = _cell(cells, fit["cell_id"])
@@ -90,10 +89,7 @@ def _add_fits(cells, fits_dirs, passes_filters):
 
 def _attach_processed(cells, processed_dirs):
     for folder in processed_dirs:
-        if not os.path.isdir(folder):
-            raise MissingInputError(
-                f"processed_dirs: {folder} is not a folder", parameter="processed_dirs", path=folder
-            )
+        require_folder(folder, "processed_dirs")
         for name in sorted(os.listdir(folder)):
             stem = name[:-3]
             if name.endswith(".h5") and stem.isdigit() and int(stem) in cells:

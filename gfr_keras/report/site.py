@@ -161,15 +161,21 @@ def _asset_text(name):
     return (resources.files("gfr_keras.report") / "assets" / name).read_text(encoding="utf-8")
 
 
+def _page_template(name):
+    """An HTML page of assets/ with its `{{page_head}}` filled: the opening both pages share
+    (`page_head.html`: doctype, charset, the one Content-Security-Policy, viewport)."""
+    return _asset_text(name).replace("{{page_head}}", _asset_text("page_head.html").rstrip("\n"), 1)
+
+
 def _write_site(folder, index, pages):
     for sub in ("assets", "data", "cells"):
         os.makedirs(os.path.join(folder, sub))
     for name in ASSETS:
         _write_text(os.path.join(folder, "assets", name), _asset_text(name))
     built = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    _write_text(os.path.join(folder, "index.html"), _asset_text("index.html").replace("{{built}}", built))
+    _write_text(os.path.join(folder, "index.html"), _page_template("index.html").replace("{{built}}", built))
     _write_text(os.path.join(folder, "data", "index.js"), _script("GFR_INDEX", index))
-    cell_template = _asset_text("cell.html")
+    cell_template = _page_template("cell.html")
     for cell_id, page in pages.items():
         _write_text(os.path.join(folder, "cells", f"{cell_id}.js"), _script("GFR_CELL", page))
         _write_text(os.path.join(folder, "cells", f"{cell_id}.html"), cell_template.replace("{{cell_id}}", str(cell_id)))
