@@ -34,7 +34,7 @@ def add_arguments(parser):
         help=f"activation polynomial degree, 1 to {MAX_DEGREE}",
     )
     parser.add_argument("--C", type=options.non_negative_float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
-    parser.add_argument("--config", default="default", help="training protocol: a packaged config (default, test) or a JSON file")
+    parser.add_argument("--config", default="default", help="fit config: a packaged one (default, test) or a JSON file in the published layout")
     parser.add_argument(
         "--mask-padding", action="store_true",
         help="leave the zero padding of a cell's shorter sweeps out of its loss (the published code, and the default, "

@@ -1,6 +1,6 @@
-"""The fitting protocol (spec section 6) as a validated, immutable `FitConfig`.
+"""The fit config: how the fit proceeds (spec section 6), as a validated, immutable `FitConfig`.
 
-Configs are JSON files in the published layout::
+Fit configs are JSON files in the published layout::
 
     {"config_name": "default", "activation_epochs": 1000, "activation_repeats": 3,
      "activation_lr": 0.05, "eps": 1e-8, "early_stop_repeats": 3, "seed": 0,
@@ -12,7 +12,7 @@ verbatim: every key they hold (`config_name`, `activation_epochs`,
 `retrain_model`) is a `FitConfig` field with the published meaning
 (docs/fidelity.md F13).
 
-The package ships `default` (the published protocol) and `test` (a quick one), so
+The package ships `default` (the published fit config) and `test` (a quick one), so
 `load_fit_config("default")` works from any folder and after `pip install`.
 """
 
@@ -29,7 +29,7 @@ CONFIGS_DIR = resources.files("gfr_keras") / "resources" / "configs"
 
 
 class ConfigError(InputError):
-    """A fit config is malformed; the message names the file and the key."""
+    """A fit config (`FitConfig`) is malformed; the message names the file and the key."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _positive_float(value, key, source):
 
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
-    """The fitting protocol. Defaults are the published ones (`default.json`).
+    """A fit config: how the fit proceeds. Defaults are the published ones (`default.json`).
 
     Attributes:
         config_name: recorded in every fit file.
@@ -185,12 +185,12 @@ class FitConfig:
 
 
 def packaged_configs():
-    """Names of the configs shipped with the package (`default`, `test`)."""
+    """Names of the fit configs shipped with the package (`default`, `test`)."""
     return sorted(p.name[:-5] for p in CONFIGS_DIR.iterdir() if p.name.endswith(".json"))
 
 
 def load_fit_config(name_or_path):
-    """A packaged config by name (`"default"`, `"test"`) or a config file by path."""
+    """A `FitConfig`: a packaged fit config by name (`"default"`, `"test"`) or a fit config file by path."""
     text = os.fspath(name_or_path)
     if text in packaged_configs():
         return FitConfig.from_json(CONFIGS_DIR / f"{text}.json")

@@ -15,7 +15,7 @@ cells fitted with other settings as done. A folder fitted before the record
 existed is accepted when every fit file in it agrees with the settings (the
 record is then written); otherwise it is refused the same way.
 
-With the config's `retrain_model` (the published `model_pipeline` rule) every
+With the fit config's `retrain_model` (the published `model_pipeline` rule) every
 cell is fitted again: one with a successful fit keeps its saved activation g
 (and with `finetune` starts from its saved alpha and beta), and its file is
 replaced only when the new validation EVR is higher than the saved one.
@@ -41,7 +41,7 @@ from gfr_keras.run_settings import (
 )
 
 FIT_FOLDER = "fit folder"
-#: Config keys that say how a run proceeds, not what a fit is: `retrain_model` refits into a folder
+#: Fit config keys that say how a run proceeds, not what a fit is: `retrain_model` refits into a folder
 #: made without it (the published rerun), so they are left out of the folder's settings.
 RUN_MODE_KEYS = ("retrain_model", "finetune")
 _REMEDY = "fit into another folder, or delete this one to fit it again with these settings"
@@ -54,25 +54,25 @@ def fit_folder_settings(bin_size_ms, activation_bin_size_ms, config=None, degree
     every value of the `FitConfig` (its name, penalty, padding rule, learning-rate
     runs, seed, ...) except the run-mode keys `RUN_MODE_KEYS`.
     """
-    protocol = FitConfig.coerce(config).to_dict()
+    fit_config = FitConfig.coerce(config).to_dict()
     for key in RUN_MODE_KEYS:
-        protocol.pop(key, None)
+        fit_config.pop(key, None)
     return {
         "bin_size_ms": int(bin_size_ms),
         "activation_bin_size_ms": int(activation_bin_size_ms),
         "degree": int(degree),
         "C": float(C),
-        "fit_config": protocol,
+        "fit_config": fit_config,
     }
 
 
 def _current_layout(recorded):
     """A record's fit config with the keys added since it was written at their defaults."""
     try:
-        protocol = FitConfig.from_dict(recorded.get("fit_config", {})).to_dict()
+        fit_config = FitConfig.from_dict(recorded.get("fit_config", {})).to_dict()
     except ValueError:  # unknown keys (a newer version): compare as written
         return recorded
-    return {**recorded, "fit_config": {k: v for k, v in protocol.items() if k not in RUN_MODE_KEYS}}
+    return {**recorded, "fit_config": {k: v for k, v in fit_config.items() if k not in RUN_MODE_KEYS}}
 
 
 def _legacy_differences(out_dir, settings):
@@ -246,7 +246,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
 
     Args:
         bin_size_ms, activation_bin_size_ms: the configuration, one of `CONFIGURATIONS`.
-        config: a `FitConfig` (default: the published protocol).
+        config: the fit config, a `FitConfig` or a dict of overrides (default: the published one).
         degree: the activation polynomial's degree. C: L1 penalty on alpha and beta.
         chunk_size: cells fitted together as one population.
         read_cell: reads one processed file (`read_processed_cell`); a caching

@@ -32,7 +32,7 @@ from gfr_keras.neurons.params import IDENTITY_G, fresh_params
 from gfr_keras.optimizers import UnitAdam
 
 TRAIN_STIMULI = ("Long Square", "Ramp", "Noise 1")
-VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published protocol does
+VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published fitting code does
 TEST_STIMULUS = "Noise 2"
 
 
@@ -52,6 +52,7 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         activations: `fit_activations` results (same order).
         bin_size_ms: model bin size.
         C: penalty weight on alpha and beta (`config.penalty`: L1, or the published L0 count).
+        config: the fit config (a `FitConfig`, a dict of overrides, or None for the published one).
         jit_compile: XLA for the training step under TensorFlow; default on up to
             300 units (measured faster there on CPU, slower above). JAX always compiles with XLA.
         stats: optional dict; receives `epoch_seconds`, `train_epochs`'s wall time of
@@ -269,6 +270,8 @@ def _evr(group, prediction, cell, unit):
 def fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree=1, C=0.0, config=None, previous=None):
     """Activation, then the whole neuron, for every cell: `fit_activations` + `fit_neurons`.
 
+    `bin_size_ms, activation_bin_size_ms` are the configuration (ms); `config` the fit
+    config (a `FitConfig`, a dict of overrides, or None for the published one).
     `previous`: optional list (one per cell) of the cell's saved successful fit
     or None (`retrain_model`, as the published `model_pipeline`): such a cell
     keeps its saved g (no activation fit) and, with `config.finetune`, starts

@@ -66,7 +66,7 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
     return {
         "index": os.path.join(out, "index.html"),
         "cells": len(cells),
-        "records": sum(len(cell["configs"]) for cell in cells.values()),
+        "records": sum(len(cell["configurations"]) for cell in cells.values()),
         "with_recordings": sum(cell["processed_path"] is not None for cell in cells.values()),
         "fits_skipped": info["fits_skipped"],
         "provenance": provenance,
@@ -113,10 +113,10 @@ def _cell_payloads(cells, processed, configurations, dataset, provenance=""):
         for cell_id, cell in cells.items()
     }
     for configuration in configurations:
-        ids = [cell_id for cell_id, cell in cells.items() if configuration in cell["configs"]]
+        ids = [cell_id for cell_id, cell in cells.items() if configuration in cell["configurations"]]
         if not ids:
             continue
-        entries = [cells[cell_id]["configs"][configuration] for cell_id in ids]
+        entries = [cells[cell_id]["configurations"][configuration] for cell_id in ids]
         records = [entry["record"] for entry in entries]
         recorded = [i for i, cell_id in enumerate(ids) if cell_id in processed]
         recorded_cells = [processed[ids[i]] for i in recorded]
