@@ -30,7 +30,6 @@ one learning rate: the same arrays as N/3 cells x 3 learning rates (7,000 units
 """
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -43,8 +42,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
+from gfr_keras.comparison import median_range
 from gfr_keras.fitting.benchmark_cells import benchmark_cells
-from side_by_side import median_range  # beside this script (its folder is on sys.path when run)
 
 BIN_MS = 20
 #: What the published timing command prints: seconds per epoch for one cell.

@@ -16,7 +16,7 @@ mean ± sd, every pair's comparison), a figure of validation accuracy per epoch
 (mean ± sd over seeds), a grid of misclassified digits of the GFR network with
 the best mean validation accuracy, and prints Markdown tables: one row per
 run, then mean ± sd per model, then every pair with the rule's verdict
-(benchmarks/side_by_side.py: an order only where the difference of the means
+(gfr_keras/comparison.py: an order only where the difference of the means
 exceeds 2 pooled sds).
 
     uv run python benchmarks/lmnist_accuracy.py --epochs 10 --seeds 0 1 2 --out runs/lmnist
@@ -34,8 +34,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from side_by_side import ORDER_RULE, compare, format_mean_sd, mean_sd  # noqa: E402  (beside this script)
+from gfr_keras.comparison import ORDER_RULE, compare, format_mean_sd, mean_sd
 
 # The shipped dataset has fewer cells at (20,20) than 256 neurons: each cell is drawn several times.
 BIOLOGICAL = ["--neurons", "biological", "--sample-with-replacement"]

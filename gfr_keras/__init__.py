@@ -4,7 +4,8 @@ The package is layered; each subpackage imports only those above it in this list
 
     units, errors, io_utils, optimizers,  base: unit constants, typed errors, atomic writes, optimizers,
     run_settings, allen_metadata,         the settings record of output folders, the shipped Allen cell
-    process_pool                          table (path, species by cell), jobs in spawned processes
+    process_pool, comparison              table (path, species by cell), jobs in spawned processes,
+                                          side-by-side statistics
     compilation_cache                     compiled steps kept on disk between runs
     neurons/    the model: time scales, parameters, activation, cell, layer, kernels
     dataset/    the parameter dataset: records, pandas views, filters, lookup, EVR

@@ -1,5 +1,5 @@
 """Atomic file writes (a temp file in the target folder, then a rename), reading JSON and `.keras`
-files with errors that name the file, and the failure log of pipelines."""
+files with errors that name the file, checks that an input path exists, and the failure log of pipelines."""
 
 import csv
 import hashlib
@@ -59,6 +59,27 @@ def read_json(path, error_class=InputError):
             raise error_class(f"{path}: nested too deeply to read (thousands of levels)", path=path, reason="too_deep") from None
         except ValueError as error:  # e.g. an integer of more than 4300 digits
             raise error_class(f"{path}: cannot read it as JSON ({error})", path=path) from None
+
+
+def read_json_if_present(path, error_class=InputError):
+    """`read_json(path, error_class)`, or None when there is no file at `path` (an optional record)."""
+    if not os.path.exists(path):
+        return None
+    return read_json(path, error_class)
+
+
+def require_path(path, parameter, problem="does not exist", present=os.path.exists):
+    """`path` (str) when `present(path)` (something exists there), else a `MissingInputError`
+    `"<parameter>: <path> <problem>"` naming the parameter that gave it."""
+    path = os.fspath(path)
+    if not present(path):
+        raise MissingInputError(f"{parameter}: {path} {problem}", parameter=parameter, path=path)
+    return path
+
+
+def require_folder(folder, parameter):
+    """`folder` (str) when it is a folder, else a `MissingInputError` `"<parameter>: <folder> is not a folder"`."""
+    return require_path(folder, parameter, "is not a folder", os.path.isdir)
 
 
 def load_keras_file(path, parameter=None, compile=False):

@@ -17,7 +17,7 @@ import json
 import os
 
 from gfr_keras.errors import InputError, RunStateError
-from gfr_keras.io_utils import read_json, write_json_atomic
+from gfr_keras.io_utils import read_json_if_present, write_json_atomic
 
 SETTINGS_FILE = "gfr_settings.json"
 
@@ -34,9 +34,9 @@ def read_record(folder, kind):
         InputError: the record is not a settings record.
     """
     path = settings_path(folder)
-    if not os.path.exists(path):
+    record = read_json_if_present(path, InputError)
+    if record is None:
         return None
-    record = read_json(path, InputError)
     if not isinstance(record, dict) or not isinstance(record.get("settings"), dict) or "kind" not in record:
         raise InputError(f"{path}: expected a settings record {{'kind': ..., 'settings': {{...}}}}", path=path)
     if record["kind"] != kind:

@@ -1,10 +1,17 @@
-"""Helpers the tests share: independent numpy oracles of the model and the ids of the broken cells.
+"""Helpers the tests share: independent numpy oracles of the model, the ids of the broken cells, and the
+repository's scripts (benchmarks/, notebooks/) loaded from their files.
 
 Imported by tests as `from fixtures import ...` (pytest puts tests/ on the path);
 pytest fixtures themselves live in conftest.py.
 """
 
+import functools
+import importlib.util
+from pathlib import Path
+
 import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Cell ids of the broken bank (conftest.broken_bank): a truncated NWB, no Noise 2, no spikes.
 CORRUPT, NO_NOISE_2, NO_SPIKES = 900000001, 900000002, 900000003
@@ -66,3 +73,18 @@ def float32_rate_error_scale(params, traces):
     z_error = FLOAT32_EPS * np.abs(traces).mean(axis=-1) + FLOAT32_EPS * np.abs(z - g["b"][0])
     poly_error = np.abs(slope_poly) * z_error / g["max_current"][0] + FLOAT32_EPS * np.abs(terms).sum(axis=0)
     return 16 * dtanh * poly_error
+
+
+@functools.cache
+def load_script(relative_path):
+    """A script of the repository (`"benchmarks/fit_throughput.py"`) as a module, loaded once from its file.
+
+    The scripts in benchmarks/ and notebooks/ are not packages; what they share with the library lives in
+    the library (`gfr_keras.comparison`, `gfr_keras.fitting.benchmark_cells`). Their own functions are tested
+    from the file itself, without putting its folder on `sys.path` (where its names would shadow others).
+    """
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(f"_script_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

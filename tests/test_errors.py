@@ -13,6 +13,7 @@ import pytest
 
 from fixtures import NO_NOISE_2
 from gfr_keras.errors import GFRError, InputError, InvalidParameterError, MissingInputError
+from gfr_keras.io_utils import read_json_if_present, require_folder, require_path
 from training.cli import STAGES, build_parser, main
 from training.error_report import in_flag_terms, option_flags, report
 
@@ -276,3 +277,20 @@ def test_every_typed_error_is_a_gfr_error_and_its_builtin():
     assert issubclass(MissingInputError, FileNotFoundError) and issubclass(InvalidParameterError, ValueError)
     error = MissingInputError("p: missing", parameter="p", path="x")
     assert isinstance(error, GFRError) and error.details() == {"parameter": "p", "path": "x"}
+
+
+def test_input_path_checks_name_the_parameter_and_the_path(tmp_path):
+    """The one check the library's functions share for a path they are given (io_utils)."""
+    config = tmp_path / "config.json"
+    config.write_text('{"seed": 1}')
+    assert require_path(config, "name_or_path") == str(config) and require_folder(tmp_path, "fits_dirs") == str(tmp_path)
+    with pytest.raises(MissingInputError) as raised:
+        require_folder(config, "fits_dirs")
+    assert str(raised.value) == f"fits_dirs: {config} is not a folder" and raised.value.details() == {
+        "parameter": "fits_dirs", "path": str(config)}
+    with pytest.raises(MissingInputError, match=r"^name_or_path: .*absent\.json is neither a file nor a packaged one$"):
+        require_path(tmp_path / "absent.json", "name_or_path", "is neither a file nor a packaged one")
+    assert read_json_if_present(tmp_path / "absent.json") is None and read_json_if_present(config) == {"seed": 1}
+    config.write_text("{")
+    with pytest.raises(InputError, match="config.json: not valid JSON"):
+        read_json_if_present(config)

@@ -3,12 +3,13 @@
 import json
 import os
 import re
-import sys
 
 import pytest
+from fixtures import load_script
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "notebooks"))
-from execute import execute_notebook, notebook_paths  # noqa: E402
+# The runner `make notebooks` uses (notebooks/execute.py), so the test runs the notebooks as it does.
+runner = load_script("notebooks/execute.py")
+execute_notebook, notebook_paths = runner.execute_notebook, runner.notebook_paths
 
 EXPECTED = ["01_quickstart.ipynb", "02_dataset.ipynb", "03_cell_types.ipynb", "04_lmnist.ipynb"]
 PATHS = {os.path.basename(path): path for path in notebook_paths()}

@@ -3,6 +3,7 @@
 Each check runs in a fresh interpreter: the test process itself has Keras loaded.
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,3 +79,17 @@ import keras
 print([n for n in {names!r} if keras.saving.get_registered_object("gfr_keras>" + n) is None])
 """
         assert _python(code) == "[]", first
+
+
+def test_no_test_or_script_puts_a_folder_on_the_import_path():
+    """Tests import the library, and load a script of benchmarks/ or notebooks/ from its file
+    (`fixtures.load_script`); none adds a folder to `sys.path`, where its modules would shadow others."""
+    edits = re.compile(r"sys\.path\.(insert|append|extend)|sys\.path\s*[+]?=")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for folder in ("tests", "benchmarks", "notebooks", "training")
+        for path in sorted((ROOT / folder).glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if edits.search(line)
+    ]
+    assert not found, found

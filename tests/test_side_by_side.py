@@ -2,21 +2,20 @@
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from fixtures import load_script
 
+from gfr_keras.comparison import compare, mean_sd
 from gfr_keras.network.mnist import load_mnist
 from gfr_keras.network.train import digits_digest
 from training.cli import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from fit_throughput import published_seconds, rows  # noqa: E402
-from lmnist_accuracy import check_same_digits, compare_models  # noqa: E402
-from side_by_side import compare, mean_sd  # noqa: E402
+fit_throughput, lmnist_accuracy = load_script("benchmarks/fit_throughput.py"), load_script("benchmarks/lmnist_accuracy.py")
+published_seconds, rows = fit_throughput.published_seconds, fit_throughput.rows
+check_same_digits, compare_models = lmnist_accuracy.check_same_digits, lmnist_accuracy.compare_models
 
 
 def test_seeds_vary_the_weights_not_the_digits(tmp_path):

@@ -25,8 +25,8 @@ def run(args):
     print(f"{'cell_id':>8} {'config':>9} {'step':>10} {'noise':>10} {'peak':>10}   (mean rate, Hz)")
     for row in results:
         record = row["record"]
-        config = f"({record['bin_size']},{record['actv_bin_size']})"
+        configuration = f"({record['bin_size']},{record['actv_bin_size']})"
         rates = [HZ_PER_PER_MS * row[key] for key in ("step_rate_per_ms", "noise_rate_per_ms", "peak_rate_per_ms")]
-        print(f"{record['cell_id']:>8} {config:>9} " + " ".join(f"{r:>10.2f}" for r in rates))
+        print(f"{record['cell_id']:>8} {configuration:>9} " + " ".join(f"{r:>10.2f}" for r in rates))
     print(f"plot: {path}")
     return 0

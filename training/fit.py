@@ -34,7 +34,7 @@ def add_arguments(parser):
         help=f"activation polynomial degree, 1 to {MAX_DEGREE}",
     )
     parser.add_argument("--C", type=options.non_negative_float, default=0.0, help="penalty on alpha and beta (L1; config key penalty: l0 = the published count, which never acts)")
-    parser.add_argument("--config", default="default", help="training protocol: a packaged config (default, test) or a JSON file")
+    parser.add_argument("--config", default="default", help="fit config: a packaged one (default, test) or a JSON file in the published layout")
     parser.add_argument(
         "--mask-padding", action="store_true",
         help="leave the zero padding of a cell's shorter sweeps out of its loss (the published code, and the default, "
@@ -111,12 +111,13 @@ def run(args):
     # Every configuration reads the same files (all bin sizes are in each): read each once.
     # Held in memory for the whole run: about 1 MB per cell; shard larger databases.
     for bin_size, actv, out in configurations:  # every folder before any work: a refusal costs nothing
-        check_fit_folder(out, fit_folder_settings(bin_size, actv, config, args.degree, args.C))
+        check_fit_folder(out, fit_folder_settings(bin_size, actv, config, degree=args.degree, C=args.C))
     read_cell = functools.lru_cache(maxsize=None)(read_processed_cell) if len(configurations) > 1 else read_processed_cell
     for bin_size, actv, out in configurations:
         print(f"fit ({bin_size}, {actv}) ms, config {config.config_name}, shard {shard[0]}/{shard[1]} -> {out}")
         summary = fit_folder(
-            args.processed, out, bin_size, actv, config, args.degree, args.C, args.chunk_size, shard, read_cell
+            args.processed, out, bin_size, actv, config, degree=args.degree, C=args.C, chunk_size=args.chunk_size,
+            shard=shard, read_cell=read_cell,
         )
         if summary["settings_note"]:
             print(summary["settings_note"])

@@ -64,6 +64,12 @@ seed = number(int, minimum=0, maximum=SEED_MAX)
 cell_id = number(int, minimum=0, maximum=INT64_MAX)
 
 
+def add_mode(parser, flag, modes, help):
+    """Add `flag`, taking one of the words `modes`; the first is the default (the published behaviour, where
+    there is one). The help says what each mode does."""
+    parser.add_argument(flag, choices=list(modes), default=modes[0], help=help)
+
+
 def usage_error(parameter, text):
     """The error for a stage's own option `parameter` (flag `--` + its name with dashes), raised in `run`
     for checks that need several options or files: `gfr STAGE: error: --flag: text`, exit 2."""

@@ -20,18 +20,14 @@ def add_arguments(parser):
     parser.add_argument("--cell-ids", help="CSV of cell ids (one per line, or a 'cell_id' column); default: every cell of the cache")
     parser.add_argument("--plots", action="store_true", help="also write PROCESSED_DIR/plots/<cell_id>.png")
     parser.add_argument("--workers", type=options.positive_int, default=min(2, os.cpu_count() or 1), help="processes; 1 works in this process")
-    parser.add_argument(
-        "--max-rate-sweeps",
-        choices=["all", "fitted"],
-        default="all",
-        help="sweeps whose spikes give the activation's gamma (max 1/ISI): every sweep of the file, as the "
+    options.add_mode(
+        parser, "--max-rate-sweeps", ("all", "fitted"),
+        "sweeps whose spikes give the activation's gamma (max 1/ISI): every sweep of the file, as the "
         "published code (default), or only Long Square, Ramp and Noise 1/2",
     )
-    parser.add_argument(
-        "--unused-sweeps",
-        choices=["ignore", "check"],
-        default="ignore",
-        help="sweeps the model does not use: ignore them (default), or check them as the published preprocessing "
+    options.add_mode(
+        parser, "--unused-sweeps", ("ignore", "check"),
+        "sweeps the model does not use: ignore them (default), or check them as the published preprocessing "
         "does, which drops a cell whose sweep has a current that never changes or a spike past its end",
     )
     parser.add_argument(

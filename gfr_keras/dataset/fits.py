@@ -10,8 +10,8 @@ import os
 import math
 import numbers
 
-from gfr_keras.errors import InputError, MissingInputError
-from gfr_keras.io_utils import read_json
+from gfr_keras.errors import InputError
+from gfr_keras.io_utils import read_json, require_folder
 
 
 class FitStatus(str, enum.Enum):
@@ -43,8 +43,7 @@ def read_fits(folders):
     """
     fits = []
     for folder in folders:
-        if not os.path.isdir(folder):
-            raise MissingInputError(f"folders: {folder} is not a folder", parameter="folders", path=folder)
+        require_folder(folder, "folders")
         for name in sorted(os.listdir(folder)):
             if not (name.endswith(".json") and name[:-5].isdigit()):
                 continue

@@ -25,7 +25,7 @@ import json
 import os
 
 from gfr_keras.errors import InputError
-from gfr_keras.io_utils import atomic_path, file_sha256, read_json, to_json
+from gfr_keras.io_utils import atomic_path, file_sha256, read_json_if_present, to_json
 
 FORMAT = "gfr-keras dataset provenance"
 FORMAT_VERSION = 1
@@ -150,11 +150,10 @@ def read_provenance(dataset_path):
         ProvenanceError naming the sidecar and field when it is malformed.
     """
     path = sidecar_path(dataset_path)
-    if not os.path.exists(path):
-        return None
-    provenance = read_json(path, ProvenanceError)
-    _validate(provenance, path)
-    provenance["matches_file"] = provenance.get("dataset_sha256") == file_sha256(dataset_path)
+    provenance = read_json_if_present(path, ProvenanceError)
+    if provenance is not None:
+        _validate(provenance, path)
+        provenance["matches_file"] = provenance.get("dataset_sha256") == file_sha256(dataset_path)
     return provenance
 
 

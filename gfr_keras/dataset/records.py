@@ -25,7 +25,7 @@ from gfr_keras.neurons.timescales import CONFIGURATIONS
 #: (see gfr_keras/resources/README.md): the offline default dataset.
 REFERENCE_DATASET_PATH = resources.files("gfr_keras") / "resources" / "reference_neurons.json"
 
-#: The dataset shipped with the package: the full default protocol, all six
+#: The dataset shipped with the package: the full default fit config, all six
 #: configurations, fitted to a 200-cell synthetic bank calibrated to the Allen
 #: metadata, not to recordings (`make shipped-dataset`; its provenance sidecar
 #: `gfr_dataset.provenance.json`; see gfr_keras/resources/README.md).

@@ -87,7 +87,9 @@ def _activation_starts(cells, current, rate, mask, degree, config, activation_bi
 
 
 def fit_activations(cells, activation_bin_size_ms, degree=1, config=None):
-    """Fit every cell's activation g; `repeats` restarts each, keep the lowest final loss.
+    """Fit every cell's activation g; `config.activation_repeats` restarts each, keep the lowest final loss.
+
+    `config`: the fit config (a `FitConfig`, a dict of overrides, or None for the published one).
 
     Returns:
         list (one per cell) of dicts: `g` (spec dict or None), `loss`, `status`.

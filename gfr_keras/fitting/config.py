@@ -1,6 +1,6 @@
-"""The fitting protocol (spec section 6) as a validated, immutable `FitConfig`.
+"""The fit config: how the fit proceeds (spec section 6), as a validated, immutable `FitConfig`.
 
-Configs are JSON files in the published layout::
+Fit configs are JSON files in the published layout::
 
     {"config_name": "default", "activation_epochs": 1000, "activation_repeats": 3,
      "activation_lr": 0.05, "eps": 1e-8, "early_stop_repeats": 3, "seed": 0,
@@ -12,7 +12,7 @@ verbatim: every key they hold (`config_name`, `activation_epochs`,
 `retrain_model`) is a `FitConfig` field with the published meaning
 (docs/fidelity.md F13).
 
-The package ships `default` (the published protocol) and `test` (a quick one), so
+The package ships `default` (the published fit config) and `test` (a quick one), so
 `load_fit_config("default")` works from any folder and after `pip install`.
 """
 
@@ -22,14 +22,14 @@ import numbers
 import os
 from importlib import resources
 
-from gfr_keras.errors import InputError, MissingInputError
-from gfr_keras.io_utils import read_json
+from gfr_keras.errors import InputError
+from gfr_keras.io_utils import read_json, require_path
 
 CONFIGS_DIR = resources.files("gfr_keras") / "resources" / "configs"
 
 
 class ConfigError(InputError):
-    """A fit config is malformed; the message names the file and the key."""
+    """A fit config (`FitConfig`) is malformed; the message names the file and the key."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ def _positive_float(value, key, source):
 
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
-    """The fitting protocol. Defaults are the published ones (`default.json`).
+    """A fit config: how the fit proceeds. Defaults are the published ones (`default.json`).
 
     Attributes:
         config_name: recorded in every fit file.
@@ -88,6 +88,12 @@ class FitConfig:
         finetune: the published config key. With `retrain_model`, every
             learning-rate run starts from the cell's saved alpha and beta
             instead of fresh ones.
+
+    The activation degree and the penalty weight `C` are not fit-config keys:
+    the published pipeline takes them as arguments beside the configuration,
+    and every fit file and fit folder record keeps them at its top level
+    (`fit_folder(..., degree=, C=)`, `gfr fit --degree --C`), so that a config
+    file stays the published layout and one file serves every degree and `C`.
     """
 
     config_name: str = "default"
@@ -179,18 +185,14 @@ class FitConfig:
 
 
 def packaged_configs():
-    """Names of the configs shipped with the package (`default`, `test`)."""
+    """Names of the fit configs shipped with the package (`default`, `test`)."""
     return sorted(p.name[:-5] for p in CONFIGS_DIR.iterdir() if p.name.endswith(".json"))
 
 
 def load_fit_config(name_or_path):
-    """A packaged config by name (`"default"`, `"test"`) or a config file by path."""
+    """A `FitConfig`: a packaged fit config by name (`"default"`, `"test"`) or a fit config file by path."""
     text = os.fspath(name_or_path)
     if text in packaged_configs():
         return FitConfig.from_json(CONFIGS_DIR / f"{text}.json")
-    if not os.path.exists(text):
-        raise MissingInputError(
-            f"name_or_path: {text} is neither a file nor one of the packaged configs {packaged_configs()}",
-            parameter="name_or_path", path=text,
-        )
+    require_path(text, "name_or_path", f"is neither a file nor one of the packaged configs {packaged_configs()}")
     return FitConfig.from_json(text)

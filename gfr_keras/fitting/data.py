@@ -36,10 +36,7 @@ def stimulus_groups(cells, bin_size_ms):
             continue
         n_sweeps = np.array([len(s) for s in per_cell])
         lengths = np.array([max((len(w["rate_per_ms"][bin_size_ms]) for w in s), default=0) for s in per_cell])
-        shape = (int(n_sweeps.max()), int(lengths.max()), len(cells))
-        current = np.zeros(shape, np.float32)
-        rate = np.zeros(shape, np.float32)
-        mask = np.zeros(shape, np.float32)
+        current, rate, mask = np.zeros((3, int(n_sweeps.max()), int(lengths.max()), len(cells)), np.float32)
         for unit, sweeps in enumerate(per_cell):
             for index, sweep in enumerate(sweeps):
                 values = sweep["rate_per_ms"][bin_size_ms]
@@ -83,10 +80,7 @@ def activation_pairs(cells, activation_bin_size_ms):
         ]
         for cell in cells
     ]
-    shape = (max(len(p) for p in per_cell), len(cells))
-    current = np.zeros(shape, np.float32)
-    rate = np.zeros(shape, np.float32)
-    mask = np.zeros(shape, np.float32)
+    current, rate, mask = np.zeros((3, max(len(p) for p in per_cell), len(cells)), np.float32)
     for unit, pairs in enumerate(per_cell):
         for index, (i_pa, f) in enumerate(pairs):
             current[index, unit], rate[index, unit], mask[index, unit] = i_pa, f, 1.0

@@ -15,12 +15,13 @@ cells fitted with other settings as done. A folder fitted before the record
 existed is accepted when every fit file in it agrees with the settings (the
 record is then written); otherwise it is refused the same way.
 
-With the config's `retrain_model` (the published `model_pipeline` rule) every
+With the fit config's `retrain_model` (the published `model_pipeline` rule) every
 cell is fitted again: one with a successful fit keeps its saved activation g
 (and with `finetune` starts from its saved alpha and beta), and its file is
 replaced only when the new validation EVR is higher than the saved one.
 """
 
+import functools
 import math
 import os
 import time
@@ -30,18 +31,17 @@ from tqdm import tqdm
 from gfr_keras.dataset.fits import is_ok, read_fits
 from gfr_keras.dataset.provenance import UNKNOWN_SOURCE, fit_settings, package_version, today
 from gfr_keras.ephys.processed import read_processed_cell
-from gfr_keras.errors import InvalidParameterError, MissingInputError, check_finite_number
+from gfr_keras.errors import InvalidParameterError, RunStateError, check_finite_number
 from gfr_keras.fitting.config import FitConfig
 from gfr_keras.fitting.trainer import fit_cells
-from gfr_keras.errors import RunStateError
-from gfr_keras.io_utils import FailureLog, read_json, write_json_atomic
+from gfr_keras.io_utils import FailureLog, read_json_if_present, require_folder, write_json_atomic
 from gfr_keras.neurons.timescales import CONFIGURATIONS
 from gfr_keras.run_settings import (
     check_settings, describe_differences, flat_settings, settings_differences, write_settings,
 )
 
 FIT_FOLDER = "fit folder"
-#: Config keys that say how a run proceeds, not what a fit is: `retrain_model` refits into a folder
+#: Fit config keys that say how a run proceeds, not what a fit is: `retrain_model` refits into a folder
 #: made without it (the published rerun), so they are left out of the folder's settings.
 RUN_MODE_KEYS = ("retrain_model", "finetune")
 _REMEDY = "fit into another folder, or delete this one to fit it again with these settings"
@@ -54,25 +54,25 @@ def fit_folder_settings(bin_size_ms, activation_bin_size_ms, config=None, degree
     every value of the `FitConfig` (its name, penalty, padding rule, learning-rate
     runs, seed, ...) except the run-mode keys `RUN_MODE_KEYS`.
     """
-    protocol = FitConfig.coerce(config).to_dict()
+    fit_config = FitConfig.coerce(config).to_dict()
     for key in RUN_MODE_KEYS:
-        protocol.pop(key, None)
+        fit_config.pop(key, None)
     return {
         "bin_size_ms": int(bin_size_ms),
         "activation_bin_size_ms": int(activation_bin_size_ms),
         "degree": int(degree),
         "C": float(C),
-        "fit_config": protocol,
+        "fit_config": fit_config,
     }
 
 
 def _current_layout(recorded):
     """A record's fit config with the keys added since it was written at their defaults."""
     try:
-        protocol = FitConfig.from_dict(recorded.get("fit_config", {})).to_dict()
+        fit_config = FitConfig.from_dict(recorded.get("fit_config", {})).to_dict()
     except ValueError:  # unknown keys (a newer version): compare as written
         return recorded
-    return {**recorded, "fit_config": {k: v for k, v in protocol.items() if k not in RUN_MODE_KEYS}}
+    return {**recorded, "fit_config": {k: v for k, v in fit_config.items() if k not in RUN_MODE_KEYS}}
 
 
 def _legacy_differences(out_dir, settings):
@@ -144,10 +144,7 @@ def parse_shard(text):
 
 def processed_paths(processed_dir, shard=(0, 1)):
     """The `<cell_id>.h5` files of a folder, sorted by cell id, every n-th from the i-th."""
-    if not os.path.isdir(processed_dir):
-        raise MissingInputError(
-            f"processed_dir: {processed_dir} is not a folder", parameter="processed_dir", path=processed_dir
-        )
+    require_folder(processed_dir, "processed_dir")
     names = [p for p in os.listdir(processed_dir) if p.endswith(".h5") and p[:-3].isdigit()]
     index, count = shard
     return [os.path.join(processed_dir, p) for p in sorted(names, key=lambda p: int(p[:-3]))[index::count]]
@@ -165,11 +162,8 @@ def _read_chunk(paths, failures, read_cell=read_processed_cell):
 
 def _saved_fit(out_dir, cell_id):
     """A cell's successful fit in `out_dir` (the start of a retrain), or None."""
-    path = os.path.join(out_dir, f"{cell_id}.json")
-    if not os.path.exists(path):
-        return None
-    fit = read_json(path)
-    return fit if is_ok(fit) and fit.get("params") else None
+    fit = read_json_if_present(os.path.join(out_dir, f"{cell_id}.json"))
+    return fit if fit is not None and is_ok(fit) and fit.get("params") else None
 
 
 def improves(new, old):
@@ -194,23 +188,56 @@ def _fit_provenance(config, degree, C):
                         date=today(), version=package_version())
 
 
-def _write_fit(cell, result, out_dir, settings, fit_provenance=None):
-    """`out_dir/<cell_id>.json`, atomically: the cell, its configuration, the fit result and its
-    provenance (the processed file's source, how it was fitted; docs/dataset_format.md)."""
-    bin_size_ms, activation_bin_size_ms, degree, C, config_name = settings
+def _fit_header(bin_size_ms, activation_bin_size_ms, degree, C, config_name):
+    """The keys every fit file of a folder shares, in the published layout (docs/dataset_format.md)."""
+    return {"bin_size": bin_size_ms, "actv_bin_size": activation_bin_size_ms, "degree": degree, "C": C, "config": config_name}
+
+
+def _write_fit(cell, result, out_dir, header, fit_provenance=None):
+    """`out_dir/<cell_id>.json`, atomically: the cell, the folder's `header` (`_fit_header`), the fit
+    result and its provenance (the processed file's source, how it was fitted; docs/dataset_format.md)."""
     record = {
         "cell_id": cell["cell_id"],
         "cre_line": cell["cre_line"],
         "species": cell["species"],
-        "bin_size": bin_size_ms,
-        "actv_bin_size": activation_bin_size_ms,
-        "degree": degree,
-        "C": C,
-        "config": config_name,
+        **header,
         **result,
         "provenance": {"source": cell.get("source") or dict(UNKNOWN_SOURCE), "fit": fit_provenance},
     }
     write_json_atomic(record, os.path.join(out_dir, f"{cell['cell_id']}.json"))
+
+
+def _check_fit_arguments(bin_size_ms, activation_bin_size_ms, degree, C, chunk_size):
+    if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
+        raise InvalidParameterError(
+            f"bin_size_ms/activation_bin_size_ms: expected one of {[list(c) for c in CONFIGURATIONS]}, "
+            f"got [{bin_size_ms}, {activation_bin_size_ms}]",
+            parameter="bin_size_ms",
+        )
+    check_finite_number(chunk_size, "chunk_size", minimum=1, integer=True)
+    check_finite_number(degree, "degree", minimum=1, integer=True)  # 0: g would not depend on the current
+    check_finite_number(C, "C", minimum=0)
+
+
+def _fit_chunk(cells, out_dir, retrain, fit, write, failures):
+    """Fit one chunk of cells and write the fits that are new or (`retrain`) better than the saved ones.
+
+    `fit(cells, previous=...)` is `fit_cells` with the folder's settings; `write(cell, result)` writes
+    one fit file. Returns `(statuses, kept)`: cell id -> the fit that stands in the folder, and the ids
+    whose saved fit was better and stays.
+    """
+    previous = [_saved_fit(out_dir, c["cell_id"]) if retrain else None for c in cells]
+    results = fit(cells, previous=previous) if cells else []
+    statuses, kept = {}, []
+    for cell, result, old in zip(cells, results, previous):
+        if not improves(result, old):
+            kept.append(cell["cell_id"])
+            statuses[cell["cell_id"]] = old
+            continue
+        write(cell, result)
+        failures.clear(cell["cell_id"])
+        statuses[cell["cell_id"]] = result
+    return statuses, kept
 
 
 def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, config=None, degree=1, C=0.0,
@@ -219,7 +246,7 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
 
     Args:
         bin_size_ms, activation_bin_size_ms: the configuration, one of `CONFIGURATIONS`.
-        config: a `FitConfig` (default: the published protocol).
+        config: the fit config, a `FitConfig` or a dict of overrides (default: the published one).
         degree: the activation polynomial's degree. C: L1 penalty on alpha and beta.
         chunk_size: cells fitted together as one population.
         read_cell: reads one processed file (`read_processed_cell`); a caching
@@ -234,38 +261,27 @@ def fit_folder(processed_dir, out_dir, bin_size_ms, activation_bin_size_ms, conf
     Raises:
         RunStateError: `out_dir` holds fits made with other settings (before any work).
     """
-    if (bin_size_ms, activation_bin_size_ms) not in CONFIGURATIONS:
-        raise InvalidParameterError(
-            f"bin_size_ms/activation_bin_size_ms: expected one of {[list(c) for c in CONFIGURATIONS]}, "
-            f"got [{bin_size_ms}, {activation_bin_size_ms}]",
-            parameter="bin_size_ms",
-        )
-    check_finite_number(chunk_size, "chunk_size", minimum=1, integer=True)
-    check_finite_number(degree, "degree", minimum=1, integer=True)  # 0: g would not depend on the current
-    check_finite_number(C, "C", minimum=0)
+    _check_fit_arguments(bin_size_ms, activation_bin_size_ms, degree, C, chunk_size)
     config = FitConfig.coerce(config)
     paths = processed_paths(processed_dir, shard)
     settings_note = claim_fit_folder(out_dir, fit_folder_settings(bin_size_ms, activation_bin_size_ms, config, degree, C))
     fitted = lambda path: os.path.exists(os.path.join(out_dir, os.path.basename(path)[:-3] + ".json"))
     todo = list(paths) if config.retrain_model else [p for p in paths if not fitted(p)]
     failures = FailureLog(os.path.join(out_dir, "failures.csv"))
+    header = _fit_header(bin_size_ms, activation_bin_size_ms, degree, C, config.config_name)
+    provenance = _fit_provenance(config, degree, C)
+    fit = functools.partial(fit_cells, bin_size_ms=bin_size_ms, activation_bin_size_ms=activation_bin_size_ms,
+                            degree=degree, C=C, config=config)
+    write = lambda cell, result: _write_fit(cell, result, out_dir, header, provenance)
     started = time.perf_counter()
     progress = tqdm(total=len(todo), desc="fit", unit="cell")
     statuses, kept = {}, []
-    provenance = _fit_provenance(config, degree, C)
     for start in range(0, len(todo), chunk_size):
         chunk = todo[start : start + chunk_size]
         cells = _read_chunk(chunk, failures, read_cell)
-        previous = [_saved_fit(out_dir, c["cell_id"]) if config.retrain_model else None for c in cells]
-        results = fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree, C, config, previous) if cells else []
-        for cell, result, old in zip(cells, results, previous):
-            if not improves(result, old):
-                kept.append(cell["cell_id"])
-                statuses[cell["cell_id"]] = old
-                continue
-            _write_fit(cell, result, out_dir, (bin_size_ms, activation_bin_size_ms, degree, C, config.config_name), provenance)
-            failures.clear(cell["cell_id"])
-            statuses[cell["cell_id"]] = result
+        chunk_statuses, chunk_kept = _fit_chunk(cells, out_dir, config.retrain_model, fit, write, failures)
+        statuses.update(chunk_statuses)
+        kept += chunk_kept
         progress.update(len(chunk))
         progress.set_postfix(cells_per_s=f"{progress.n / (time.perf_counter() - started):.2f}")
     progress.close()

@@ -32,7 +32,7 @@ from gfr_keras.neurons.params import IDENTITY_G, fresh_params
 from gfr_keras.optimizers import UnitAdam
 
 TRAIN_STIMULI = ("Long Square", "Ramp", "Noise 1")
-VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published protocol does
+VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published fitting code does
 TEST_STIMULUS = "Noise 2"
 
 
@@ -52,10 +52,12 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         activations: `fit_activations` results (same order).
         bin_size_ms: model bin size.
         C: penalty weight on alpha and beta (`config.penalty`: L1, or the published L0 count).
+        config: the fit config (a `FitConfig`, a dict of overrides, or None for the published one).
         jit_compile: XLA for the training step under TensorFlow; default on up to
             300 units (measured faster there on CPU, slower above). JAX always compiles with XLA.
-        stats: optional dict; receives `epoch_seconds`, the wall time of every
-            epoch (the first includes tracing and compilation).
+        stats: optional dict; receives `epoch_seconds`, `train_epochs`'s wall time of
+            every epoch of the whole population, s (the first includes tracing and
+            compilation), which the per-cell results cannot carry.
         start_params: optional list (one per cell) of saved parameter dicts or
             None: every run of such a cell starts from them (`config.finetune`).
 
@@ -79,7 +81,9 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
     batches = {name: _batch(groups[name], n_runs, config.loss_on_padding) for name in (*order, TEST_STIMULUS)}
     fixed_frozen = np.array([r is not None for r in results] * n_runs)
     history = train_epochs(population, [batches[name] for name in order], batches[TEST_STIMULUS], fixed_frozen,
-                           bin_size_ms, C, config, jit_compile, stats)
+                           bin_size_ms, C, config, jit_compile)
+    if stats is not None:
+        stats["epoch_seconds"] = history["epoch_seconds"]
     population.write_back()
     return select_runs(population, groups, history, results, config, jit_compile)
 
@@ -167,12 +171,13 @@ def _losses(layer, bin_size_ms, C, eps, penalty="l1"):
     return sequence_loss, objective
 
 
-def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, config, jit_compile, stats=None):
+def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, config, jit_compile):
     """The epoch loop: a step per training batch, the test loss, early stop and NaN per unit.
 
     Returns:
         dict: `train`, `test` (per-unit loss curves), `nan` (units whose loss
-        turned NaN), `epochs` (per unit).
+        turned NaN), `epochs` (per unit), `epoch_seconds` (the wall time of
+        every epoch, s; the first includes tracing and compilation).
     """
     sequence_loss, objective = _losses(population.layer, bin_size_ms, C, config.eps, config.penalty)
     step = population.train_step(objective, jit_compile)
@@ -206,9 +211,7 @@ def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, 
             elif len(train_curves[unit]) >= config.early_stop_repeats and len(set(train_curves[unit][-config.early_stop_repeats :])) == 1:
                 active[unit] = False  # early stop: the loss no longer changes
         epoch_seconds.append(time.perf_counter() - started)
-    if stats is not None:
-        stats["epoch_seconds"] = epoch_seconds
-    return {"train": train_curves, "test": test_curves, "nan": nan_loss, "epochs": epochs}
+    return {"train": train_curves, "test": test_curves, "nan": nan_loss, "epochs": epochs, "epoch_seconds": epoch_seconds}
 
 
 def select_runs(population, groups, history, results, config, jit_compile):
@@ -267,6 +270,8 @@ def _evr(group, prediction, cell, unit):
 def fit_cells(cells, bin_size_ms, activation_bin_size_ms, degree=1, C=0.0, config=None, previous=None):
     """Activation, then the whole neuron, for every cell: `fit_activations` + `fit_neurons`.
 
+    `bin_size_ms, activation_bin_size_ms` are the configuration (ms); `config` the fit
+    config (a `FitConfig`, a dict of overrides, or None for the published one).
     `previous`: optional list (one per cell) of the cell's saved successful fit
     or None (`retrain_model`, as the published `model_pipeline`): such a cell
     keeps its saved g (no activation fit) and, with `config.finetune`, starts

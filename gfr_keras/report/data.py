@@ -1,7 +1,8 @@
 """What the report shows, gathered per cell: dataset records, fits, recordings, metadata.
 
-A cell entry is `{"cell_id", "species", "cre_line", "processed_path", "configs"}`
-with `configs[(bin_size, actv_bin_size)] = {"record", "in_dataset", "passes"}`.
+A cell entry is `{"cell_id", "species", "cre_line", "processed_path", "configurations"}`
+with `configurations[(bin_size, actv_bin_size)] = {"record", "in_dataset", "passes"}`, one entry per
+configuration (model bin, activation bin) the cell has a record or a fit at.
 The index payload is columnar (one array per column, one value per cell) so the
 browser filters 2,333 cells x 6 configurations with plain array loops.
 """
@@ -10,9 +11,9 @@ import os
 
 import gfr_keras as gk
 from gfr_keras.allen_metadata import species_by_cell
-from gfr_keras.errors import MissingInputError
 from gfr_keras.dataset.filters import MAX_TRAIN_LOSS, MIN_VAL_EVR, passes_filters
 from gfr_keras.dataset.fits import read_fits
+from gfr_keras.io_utils import require_folder
 
 ALLEN_CELL_URL = "https://celltypes.brain-map.org/experiment/electrophysiology/{cell_id}"
 UNKNOWN_SPECIES = "unknown"
@@ -31,7 +32,7 @@ def collect_cells(dataset_path, fits_dirs=(), processed_dirs=()):
         cell = _cell(cells, record["cell_id"])
         cell["cre_line"] = cell["cre_line"] or cre_line_text(record["cre-line"])
         # Dataset records carry no fit status: being in the dataset means the fit succeeded.
-        cell["configs"][_configuration(record)] = {
+        cell["configurations"][_configuration(record)] = {
             "record": record,
             "in_dataset": True,
             "passes": bool(passes_filters({**record, "status": "ok"})),
@@ -50,7 +51,7 @@ def cre_line_text(value):
 def _cell(cells, cell_id):
     return cells.setdefault(
         int(cell_id),
-        {"cell_id": int(cell_id), "species": "", "cre_line": "", "processed_path": None, "configs": {}},
+        {"cell_id": int(cell_id), "species": "", "cre_line": "", "processed_path": None, "configurations": {}},
     )
 
 
@@ -61,15 +62,14 @@ def _configuration(record):
 def _add_fits(cells, fits_dirs, passes_filters):
     """Fits add species and the cells/configurations the filters kept out of the dataset."""
     for folder in fits_dirs:
-        if not os.path.isdir(folder):
-            raise MissingInputError(f"fits_dirs: {folder} is not a folder", parameter="fits_dirs", path=folder)
+        require_folder(folder, "fits_dirs")
     skipped = 0
     for fit in read_fits(list(fits_dirs)):
         cell = _cell(cells, fit["cell_id"])
         cell["species"] = cell["species"] or (fit.get("species") or "")
         cell["cre_line"] = cell["cre_line"] or cre_line_text(fit.get("cre_line"))
         configuration = (int(fit["bin_size"]), int(fit["actv_bin_size"]))
-        if configuration in cell["configs"]:
+        if configuration in cell["configurations"]:
             continue  # the dataset's record wins
         record = {
             "cell_id": int(fit["cell_id"]), "cre-line": fit.get("cre_line") or "",
@@ -82,18 +82,15 @@ def _add_fits(cells, fits_dirs, passes_filters):
         except gk.DatasetError:
             skipped += 1  # a failed fit has no usable parameters to show
             continue
-        cell["configs"][configuration] = {"record": record, "in_dataset": False, "passes": bool(passes_filters(fit))}
-    for cell_id in [c for c, cell in cells.items() if not cell["configs"]]:
+        cell["configurations"][configuration] = {"record": record, "in_dataset": False, "passes": bool(passes_filters(fit))}
+    for cell_id in [c for c, cell in cells.items() if not cell["configurations"]]:
         del cells[cell_id]  # every fit of this cell failed
     return skipped
 
 
 def _attach_processed(cells, processed_dirs):
     for folder in processed_dirs:
-        if not os.path.isdir(folder):
-            raise MissingInputError(
-                f"processed_dirs: {folder} is not a folder", parameter="processed_dirs", path=folder
-            )
+        require_folder(folder, "processed_dirs")
         for name in sorted(os.listdir(folder)):
             stem = name[:-3]
             if name.endswith(".h5") and stem.isdigit() and int(stem) in cells:
@@ -130,7 +127,7 @@ def index_payload(cells, configurations, dataset_name, provenance=""):
     cre_code = {name: code for code, name in enumerate(cre_lines)}
     per_configuration = []
     for configuration in configurations:
-        entries = [cell["configs"].get(configuration) for cell in cells]
+        entries = [cell["configurations"].get(configuration) for cell in cells]
         column = lambda fn: [None if e is None else fn(e) for e in entries]
         g = lambda e: e["record"]["params"]["g"]
         per_configuration.append({

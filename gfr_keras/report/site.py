@@ -66,7 +66,7 @@ def build_report(dataset, out, processed=(), fits=(), configurations=gk.CONFIGUR
     return {
         "index": os.path.join(out, "index.html"),
         "cells": len(cells),
-        "records": sum(len(cell["configs"]) for cell in cells.values()),
+        "records": sum(len(cell["configurations"]) for cell in cells.values()),
         "with_recordings": sum(cell["processed_path"] is not None for cell in cells.values()),
         "fits_skipped": info["fits_skipped"],
         "provenance": provenance,
@@ -113,10 +113,10 @@ def _cell_payloads(cells, processed, configurations, dataset, provenance=""):
         for cell_id, cell in cells.items()
     }
     for configuration in configurations:
-        ids = [cell_id for cell_id, cell in cells.items() if configuration in cell["configs"]]
+        ids = [cell_id for cell_id, cell in cells.items() if configuration in cell["configurations"]]
         if not ids:
             continue
-        entries = [cells[cell_id]["configs"][configuration] for cell_id in ids]
+        entries = [cells[cell_id]["configurations"][configuration] for cell_id in ids]
         records = [entry["record"] for entry in entries]
         recorded = [i for i, cell_id in enumerate(ids) if cell_id in processed]
         recorded_cells = [processed[ids[i]] for i in recorded]
@@ -161,15 +161,21 @@ def _asset_text(name):
     return (resources.files("gfr_keras.report") / "assets" / name).read_text(encoding="utf-8")
 
 
+def _page_template(name):
+    """An HTML page of assets/ with its `{{page_head}}` filled: the opening both pages share
+    (`page_head.html`: doctype, charset, the one Content-Security-Policy, viewport)."""
+    return _asset_text(name).replace("{{page_head}}", _asset_text("page_head.html").rstrip("\n"), 1)
+
+
 def _write_site(folder, index, pages):
     for sub in ("assets", "data", "cells"):
         os.makedirs(os.path.join(folder, sub))
     for name in ASSETS:
         _write_text(os.path.join(folder, "assets", name), _asset_text(name))
     built = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    _write_text(os.path.join(folder, "index.html"), _asset_text("index.html").replace("{{built}}", built))
+    _write_text(os.path.join(folder, "index.html"), _page_template("index.html").replace("{{built}}", built))
     _write_text(os.path.join(folder, "data", "index.js"), _script("GFR_INDEX", index))
-    cell_template = _asset_text("cell.html")
+    cell_template = _page_template("cell.html")
     for cell_id, page in pages.items():
         _write_text(os.path.join(folder, "cells", f"{cell_id}.js"), _script("GFR_CELL", page))
         _write_text(os.path.join(folder, "cells", f"{cell_id}.html"), cell_template.replace("{{cell_id}}", str(cell_id)))

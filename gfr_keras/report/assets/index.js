@@ -5,19 +5,19 @@
   "use strict";
   var D = window.GFR_INDEX, P = window.GFRPlot, C = D.configurations, N = D.cell_id.length;
   var PAGE_ROWS = 50, EVR_RANGE = [-0.2, 1.0], EVR_BINS = 24, PARAM_BINS = 20;
-  var state = { species: -1, cre: -1, config: -1, evrKind: "test_evr", evrMin: null, evrMax: null,
-                passing: false, sortKey: "cell_id", sortConfig: -1, sortDir: 1, page: 0 };
+  var state = { species: -1, cre: -1, configuration: -1, evrKind: "test_evr", evrMin: null, evrMax: null,
+                passing: false, sortKey: "cell_id", sortConfiguration: -1, sortDir: 1, page: 0 };
   var matched = [];
   var $ = function (id) { return document.getElementById(id); };
   var label = function (c) { return "(" + c.bin_size + ", " + c.actv_bin_size + ")"; };
-  var allConfigs = C.map(function (_, k) { return k; });
+  var allConfigurations = C.map(function (_, k) { return k; });
 
   function matches(i) {
     if (state.species >= 0 && D.species[i] !== state.species) return false;
     if (state.cre >= 0 && D.cre_line[i] !== state.cre) return false;
-    var configs = state.config >= 0 ? [state.config] : allConfigs;
-    for (var j = 0; j < configs.length; j++) {
-      var c = C[configs[j]];
+    var shown = state.configuration >= 0 ? [state.configuration] : allConfigurations;
+    for (var j = 0; j < shown.length; j++) {
+      var c = C[shown[j]];
       if (c.passes[i] === null) continue;  // no record at this configuration
       var v = c[state.evrKind][i];
       if (state.evrMin !== null && !(v !== null && v >= state.evrMin)) continue;
@@ -32,7 +32,7 @@
     if (state.sortKey === "cell_id") return D.cell_id[i];
     if (state.sortKey === "species") return D.species_names[D.species[i]];
     if (state.sortKey === "cre_line") return D.cre_line_names[D.cre_line[i]];
-    return C[state.sortConfig][state.sortKey][i];
+    return C[state.sortConfiguration][state.sortKey][i];
   }
 
   function sortMatched() {
@@ -78,7 +78,7 @@
     $("prev").disabled = state.page === 0;
     $("next").disabled = state.page >= pages - 1;
     document.querySelectorAll("th[data-sort]").forEach(function (th) {
-      var on = th.dataset.sort === state.sortKey && Number(th.dataset.config || -1) === state.sortConfig;
+      var on = th.dataset.sort === state.sortKey && Number(th.dataset.config || -1) === state.sortConfiguration;
       th.setAttribute("aria-sort", on ? (state.sortDir > 0 ? "ascending" : "descending") : "none");
     });
   }
@@ -97,16 +97,16 @@
         var h = P.histogram(matched.map(function (i) { return c[state.evrKind][i]; }), EVR_RANGE[0], EVR_RANGE[1], EVR_BINS);
         return { name: label(c), type: "line", x: h.x.map(function (x) { return x + h.width / 2; }), y: h.y };
       }) });
-    var configs = state.config >= 0 ? [state.config] : allConfigs;
+    var shown = state.configuration >= 0 ? [state.configuration] : allConfigurations;
     [["threshold_pa", "threshold b", "pA"], ["max_current_pa", "max current σ", "pA"], ["max_rate_hz", "max rate γ", "Hz"]].forEach(function (p) {
       var values = [], all = [];
-      configs.forEach(function (k) {
+      shown.forEach(function (k) {
         C[k][p[0]].forEach(function (v, i) { if (v !== null) all.push(v); });
         matched.forEach(function (i) { if (C[k][p[0]][i] !== null) values.push(C[k][p[0]][i]); });
       });
       var lo = Math.min.apply(null, all.length ? all : [0]), hi = Math.max.apply(null, all.length ? all : [1]);
       var h = P.histogram(values, lo, hi > lo ? hi : lo + 1, PARAM_BINS);
-      figure("fig-" + p[0], { title: p[1] + (state.config >= 0 ? " at " + label(C[state.config]) : ", all configurations"),
+      figure("fig-" + p[0], { title: p[1] + (state.configuration >= 0 ? " at " + label(C[state.configuration]) : ", all configurations"),
         xName: p[1], xUnit: p[2], yName: "cells", yUnit: "count", yMin: 0,
         series: [{ name: "", type: "bars", x: h.x, y: h.y, width: h.width }] });
     });
@@ -137,7 +137,7 @@
   function readControls() {
     state.species = Number($("species").value);
     state.cre = Number($("cre").value);
-    state.config = Number($("config").value);
+    state.configuration = Number($("config").value);
     state.evrKind = $("evr-kind").value;
     state.evrMin = number("evr-min");
     state.evrMax = number("evr-max");
@@ -165,10 +165,10 @@
     });
     document.querySelectorAll("th[data-sort]").forEach(function (th) {
       th.addEventListener("click", function () {
-        var key = th.dataset.sort, config = Number(th.dataset.config || -1);
-        var same = key === state.sortKey && config === state.sortConfig;
+        var key = th.dataset.sort, configuration = Number(th.dataset.config || -1);
+        var same = key === state.sortKey && configuration === state.sortConfiguration;
         state.sortDir = same ? -state.sortDir : key === "cell_id" || key === "species" || key === "cre_line" ? 1 : -1;
-        state.sortKey = key; state.sortConfig = config; state.page = 0;
+        state.sortKey = key; state.sortConfiguration = configuration; state.page = 0;
         apply();
       });
     });

@@ -1,4 +1,9 @@
-"""Statistics for side-by-side benchmarks: mean ± sd over seeds, medians over repeats, and when an order is claimed.
+"""Statistics of a side-by-side comparison: mean ± sd over seeds, median [range] over repeats, and when an order is claimed.
+
+The benchmarks that set models or implementations side by side (L-MNIST
+accuracy over seeds, fitting throughput over repeats) report through these, so
+every table states its spread the same way and claims an order by one rule.
+Plain Python (`math`, `statistics`): no Keras, no numpy.
 
 The rule for an order between two models (`compare`): the difference of their
 mean accuracies must exceed twice the pooled seed-to-seed standard deviation,
@@ -21,7 +26,10 @@ SPREADS_FOR_AN_ORDER = 2.0
 
 
 def mean_sd(values):
-    """`(mean, sd)` of a list of numbers; the sd (n - 1) is NaN below two values, both NaN for none."""
+    """`(mean, sd)` of a list of numbers (e.g. one model's accuracies over seeds), in their unit.
+
+    The sd has n - 1 in the denominator; it is NaN below two values, and both are NaN for none.
+    """
     values = [float(v) for v in values]
     if not values:
         return math.nan, math.nan
@@ -29,7 +37,7 @@ def mean_sd(values):
 
 
 def format_mean_sd(values, digits=4):
-    """`"0.9512 ± 0.0031 (n=3)"`, or the single value with `(n=1)`."""
+    """`"0.9512 ± 0.0031 (n=3)"` (`digits` decimals), the single value with `(n=1)`, `"—"` for none."""
     mean, sd = mean_sd(values)
     if math.isnan(mean):
         return "—"
@@ -48,6 +56,10 @@ def welch_t(a_values, b_values):
 
 def compare(name_a, a_values, name_b, b_values):
     """Whether `name_a` and `name_b` differ by more than their spread (see the module's rule).
+
+    Args:
+        name_a, name_b: the models' names, as the verdict spells them.
+        a_values, b_values: each model's figure (e.g. test accuracy) over its seeds.
 
     Returns:
         `{"difference", "pooled_sd", "spreads", "welch_t", "verdict"}`: `difference`
@@ -71,6 +83,6 @@ def compare(name_a, a_values, name_b, b_values):
 
 
 def median_range(values, digits=3):
-    """`"0.812 [0.790–0.861]"`: the median and the range of repeated timings."""
+    """`"0.812 [0.790–0.861]"`: the median and the range of repeated timings (any unit; `digits` decimals)."""
     values = sorted(float(v) for v in values)
     return f"{statistics.median(values):.{digits}f} [{values[0]:.{digits}f}–{values[-1]:.{digits}f}]"
