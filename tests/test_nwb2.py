@@ -118,7 +118,7 @@ def test_unknown_names_are_reported_and_a_missing_role_fails_naming_file_and_swe
     renamed = {7: "frozen_noise_B", 8: "frozen_noise_B"}  # the two Noise 2 sweeps
     write_lab_file(tmp_path / "in" / "1001.nwb", descriptions=renamed)
     out = tmp_path / "out"
-    assert _gfr(["preprocess", "--nwb", str(tmp_path / "in"), "--out", str(out)]) == 1
+    assert _gfr(["preprocess", "--nwb", str(tmp_path / "in"), "--out", str(out)]) == 2  # the input's fault: no cell done
     reason = _failures(out)[1001]
     assert "1001.nwb: missing stimulus: Noise 2" in reason
     assert "sweep 7 (frozen_noise_B): unknown stimulus name 'frozen_noise_B'" in reason

@@ -84,4 +84,9 @@ def run(args):
     not_cached = sum(1 for kind in summary["failure_kinds"].values() if kind == "not_in_cache")
     if not_cached:
         print(f"  {not_cached} cells are not in the local cache: --download fetches them (online)")
-    return 0 if not failed or done or skipped else 1
+    if failed and not (done or skipped):  # the input's fault, not a bug: exit 2 with the other user errors
+        from gfr_keras.errors import InputError
+
+        raise InputError(f"no cell could be processed: all {len(failed)} failed (the reasons: {summary['failures_path']})",
+                         path=args.manifest, reason="no_cell_processed")
+    return 0

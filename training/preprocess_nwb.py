@@ -23,4 +23,9 @@ def run_nwb(args):
         f"processed, {len(skipped)} skipped (already done), {len(failed)} failed (see {summary['failures_path']}); "
         f"{len(summary['warnings'])} warnings (see {summary['warnings_path']})"
     )
-    return 0 if not failed or done or skipped else 1
+    if failed and not (done or skipped):  # the input's fault, not a bug: exit 2 with the other user errors
+        from gfr_keras.errors import InputError
+
+        raise InputError(f"no cell could be processed: all {len(failed)} failed (the reasons: {summary['failures_path']})",
+                         path=args.nwb, reason="no_cell_processed")
+    return 0
