@@ -123,6 +123,12 @@ def test_a_config_and_its_keyword_form_build_the_same_model():
     assert by_config.optimizer.multipliers == by_keywords.optimizer.multipliers == {"beta": 1e-3, "alpha": 1e-2}
     with pytest.raises(InvalidParameterError, match="config: a NetworkConfig and keywords"):
         build_model(config, seed=3)
+    # compile_network's keyword form: the learning rate by name or by position, its own defaults otherwise.
+    from gfr_keras.network.model import compile_network
+
+    for args, keywords, rate in (((), {"learning_rate": 3e-2}, 3e-2), ((1e-2,), {}, 1e-2), ((), {}, 1e-3)):
+        compiled = compile_network(by_keywords, *args, **keywords)
+        assert float(compiled.optimizer.learning_rate) == pytest.approx(rate) and compiled.jit_compile in ("auto", False)
     assert build_model(dataclasses.replace(config, baseline="gru")).name == "gru"
 
 

@@ -3,7 +3,9 @@
 `build_model`, `build_gfr_network` and `compile_network` build from it; `gfr
 train-network` makes one from its flags (each flag names a field) and records
 `recorded_settings()` in the run folder and `result.json`. Importing this
-module does not import Keras (the command's `--help` reads the defaults).
+module does not import Keras (the command's `--help` reads the defaults);
+making a config of GFR neurons does (their option dicts live beside the code
+that reads them).
 
 Two option dicts start the neurons elsewhere than the spec's, one per kind of neuron:
 
@@ -113,7 +115,8 @@ class NetworkConfig:
             (the first step's, as the reference).
         beta_learning_rate_scale: factor on the learning rate of the neurons' beta (see `ScaledAdam`).
         alpha_learning_rate_scale: factor on the learning rate of alpha; None: the policy,
-            `BIOLOGICAL_ALPHA_LEARNING_RATE_SCALE` for biological neurons under the project protocol, else 1.
+            `BIOLOGICAL_ALPHA_LEARNING_RATE_SCALE` for biological neurons under the project protocol, else 1
+            (resolved when the config is made: `dataclasses.replace` keeps the resolved value).
         jit_compile: XLA, as `keras.Model.compile` (True, False or `"auto"`).
 
     Raises:
@@ -169,9 +172,7 @@ class NetworkConfig:
 
     def _check_neuron_options(self):
         """The option overrides of the neurons that are built (those of the other kind, or of a baseline, are not read)."""
-        if self.baseline:
-            return
-        if self.applied_scaling == "reference":
+        if self.baseline or self.applied_scaling == "reference":
             return
         if self.neurons == "biological":
             from gfr_keras.network.scaling import neuron_scaling_options
@@ -279,5 +280,5 @@ class NetworkConfig:
 
         if isinstance(self.dataset, dict):
             return None  # a dataset in memory: no file to name
-        path = os.fspath(self.dataset or SHIPPED_DATASET_PATH)
+        path = os.fspath(SHIPPED_DATASET_PATH if self.dataset is None else self.dataset)
         return {"path": path, "provenance": describe_provenance(read_provenance(path))}

@@ -39,8 +39,8 @@ def _neurons(config):
         return cell_args, 1.0, None
     from gfr_keras.dataset.records import SHIPPED_DATASET_PATH
 
-    records = sample_records(config.dataset or SHIPPED_DATASET_PATH, config.units, config.configuration, config.seed,
-                             replace=config.sample_with_replacement)
+    dataset = SHIPPED_DATASET_PATH if config.dataset is None else config.dataset
+    records = sample_records(dataset, config.units, config.configuration, config.seed, replace=config.sample_with_replacement)
     neurons = biological_neurons(records, config.row_size, config.applied_scaling, config.neuron_scaling_options)
     return dict(neurons.cell_arguments), neurons.readout_factors, neurons.arrays
 
@@ -102,7 +102,7 @@ def build_gfr_network(config=256, **keywords):
     return model
 
 
-def compile_network(model, config=1e-3, **keywords):
+def compile_network(model, config=None, **keywords):
     """Compile `model` to train as a `NetworkConfig` says: Adam with the gradient's global norm clipped at 5 (as the
     reference), the loss and learning-rate factors of `NetworkConfig.training` (its other fields unused).
 
@@ -126,8 +126,10 @@ def compile_network(model, config=1e-3, **keywords):
             docs/benchmarks.md for what it changes).
     """
     if not isinstance(config, NetworkConfig):
-        keywords = {"jit_compile": "auto", "alpha_learning_rate_scale": 1.0, **keywords, "learning_rate": config}
-        config = NetworkConfig(**keywords)
+        if config is not None:  # the learning rate, given by position
+            keywords = {**keywords, "learning_rate": config}
+        keywords = {"learning_rate": 1e-3, "jit_compile": "auto", "alpha_learning_rate_scale": 1.0, **keywords}
+        config = NetworkConfig.with_scaling_options(None, **keywords)
     elif keywords:
         config = NetworkConfig.coerce(config, keywords)  # raises: one or the other
     training = config.training()
