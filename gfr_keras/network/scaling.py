@@ -152,7 +152,7 @@ def biological_neurons(records, input_size, scaling="reference", options=None):
     if scaling == "reference":
         cell_args = {
             "input_scale": (arrays["max_current_pa"] / input_size).tolist(),
-            "recurrent_scale": 1.0 / len(records),
+            "recurrent_scale": 1.0 / len(arrays["alpha"]),
             "input_initializer": keras.initializers.RandomNormal(mean=1.5, stddev=3.0),
         }
         factors = 1.0
