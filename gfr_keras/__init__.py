@@ -39,7 +39,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(
         "ephys.processed": ("read_processed_cell", "write_processed_cell"),
         "fitting.config": ("FitConfig", "load_fit_config"),
         "network": (
-            "AppendZeroSteps", "GFRNetworkCell", "GFRNetworkRNN", "ReadoutCrossentropy", "ReadoutSteps",
+            "AppendZeroSteps", "GFRNetworkCell", "GFRNetworkRNN", "NetworkConfig", "ReadoutCrossentropy", "ReadoutSteps",
             "build_gfr_network", "compile_network", "network_targets",
         ),
         "neurons": (

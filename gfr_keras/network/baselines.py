@@ -2,7 +2,7 @@
 
 import keras
 
-BASELINES = ("simple_rnn", "gru", "lstm")
+from gfr_keras.network.config import BASELINES
 
 
 def build_baseline(kind, units, rows=28, row_size=28, classes=10, seed=0):

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from gfr_keras.errors import InvalidParameterError
 from gfr_keras.network.cell import DEFAULT_DECAY_RATES
 from gfr_keras.neurons.timescales import decay_rates
 
@@ -17,29 +18,43 @@ DEFAULT_NEURON_OPTIONS = {
 }
 
 
+def default_neuron_options(overrides=None):
+    """`DEFAULT_NEURON_OPTIONS` with `overrides` over them, checked (the values as given: `bin_size_ms` may be text).
+
+    Raises:
+        InvalidParameterError (`parameter="default_neuron_options"`): an unknown option or a value out of range.
+    """
+    options = {**DEFAULT_NEURON_OPTIONS, **(overrides or {})}
+    unknown = set(options) - set(DEFAULT_NEURON_OPTIONS)
+    if unknown:
+        _bad(f"scaling options for default neurons: unknown {sorted(unknown)}; expected {sorted(DEFAULT_NEURON_OPTIONS)}")
+    if options["traces"] not in ("fast", "uniform"):
+        _bad(f"traces: expected 'fast' or 'uniform', got {options['traces']!r}")
+    if options["bin_size_ms"] not in (None, "none"):
+        try:
+            decay_rates(int(options["bin_size_ms"]))
+        except ValueError as error:
+            _bad(f"bin_size_ms (default neurons' traces): {error}")
+    return options
+
+
+def _bad(text):
+    raise InvalidParameterError(f"default_neuron_options: {text}", parameter="default_neuron_options")
+
+
 def default_neurons(units, options=None):
     """`GFRNetworkCell` arguments for `units` default neurons under `DEFAULT_NEURON_OPTIONS` overrides.
 
     `{"traces": "fast"}` is `{}`: the spec's neurons (as `--protocol reference` uses them).
     """
-    options = {**DEFAULT_NEURON_OPTIONS, **(options or {})}
-    unknown = set(options) - set(DEFAULT_NEURON_OPTIONS)
-    if unknown:
-        raise ValueError(
-            f"scaling options for default neurons: unknown {sorted(unknown)}; expected {sorted(DEFAULT_NEURON_OPTIONS)}"
-        )
+    options = default_neuron_options(options)
     bin_size_ms, traces = options["bin_size_ms"], options["traces"]
-    if traces not in ("fast", "uniform"):
-        raise ValueError(f"traces: expected 'fast' or 'uniform', got {traces!r}")
     if bin_size_ms in (None, "none"):
         if traces == "fast":
             return {}
         rates = list(DEFAULT_DECAY_RATES)
     else:
-        try:
-            rates = decay_rates(int(bin_size_ms))
-        except ValueError as error:
-            raise ValueError(f"bin_size_ms (default neurons' traces): {error}") from None
+        rates = decay_rates(int(bin_size_ms))
     neurons = {"units": int(units), "decay_rates": rates}
     if traces == "fast":
         return {"neurons": neurons}

@@ -19,35 +19,30 @@ default) or, as the reference, the first (`readout_loss="first"`).
 import numpy as np
 import keras
 
+from gfr_keras.errors import InvalidParameterError
 from gfr_keras.network.cell import READOUT_STEPS, GFRNetworkCell, GFRNetworkRNN
-from gfr_keras.network.readout import (
-    READOUT_LOSSES,
-    AppendZeroSteps,
-    ReadoutCrossentropy,
-    ReadoutSteps,
-    ScaleRates,
-    SelectSteps,
-)
+from gfr_keras.network.config import NetworkConfig
+from gfr_keras.network.readout import AppendZeroSteps, ReadoutCrossentropy, ReadoutSteps, ScaleRates, SelectSteps
 from gfr_keras.network.default_neurons import default_neurons
-from gfr_keras.network.scaling import biological_neurons, sample_records
+from gfr_keras.network.scaling import biological_neurons, sample_records, set_population
 from gfr_keras.optimizers import ScaledAdam
 
 # Default neurons: spec section 8's (4 traces, g(z) = max(0, tanh(z))) with alpha spread over the
-# traces unless scaling_options={"traces": "fast"} (gfr_keras.network.default_neurons).
+# traces unless default_neuron_options={"traces": "fast"} (gfr_keras.network.default_neurons).
 
 
-def _neuron_args(neurons, dataset, units, configuration, seed, replace, row_size, scaling, scaling_options):
-    """`GFRNetworkCell` arguments for the neurons, and the readout's rate factors."""
-    if neurons == "default":
+def _neurons(config):
+    """`(GFRNetworkCell arguments, readout factors, stacked parameters to assign or None)` for the config's neurons."""
+    if config.neurons == "default":
         # The published scaling has nothing for default neurons; the options start them elsewhere.
-        return ({} if scaling == "reference" else default_neurons(units, scaling_options)), 1.0
-    if neurons != "biological":
-        raise ValueError(f"neurons: expected 'default' or 'biological', got {neurons!r}")
-    if dataset is None:
-        raise ValueError("neurons='biological' needs a dataset (path, records or load_dataset dict)")
-    records = sample_records(dataset, units, configuration, seed, replace=replace)
-    cell_args = biological_neurons(records, row_size, scaling, scaling_options)
-    return cell_args, cell_args.pop("_readout_factors")
+        cell_args = {} if config.applied_scaling == "reference" else default_neurons(config.units, config.default_neuron_options)
+        return cell_args, 1.0, None
+    from gfr_keras.dataset.records import SHIPPED_DATASET_PATH
+
+    dataset = SHIPPED_DATASET_PATH if config.dataset is None else config.dataset
+    records = sample_records(dataset, config.units, config.configuration, config.seed, replace=config.sample_with_replacement)
+    neurons = biological_neurons(records, config.row_size, config.applied_scaling, config.neuron_scaling_options)
+    return dict(neurons.cell_arguments), neurons.readout_factors, neurons.arrays
 
 
 def _reference_initializers(cell_args, neurons, units, row_size):
@@ -66,119 +61,88 @@ def _reference_initializers(cell_args, neurons, units, row_size):
     return {"kernel_initializer": torch_rec(), "bias_initializer": torch_rec()}
 
 
-def build_gfr_network(
-    units=256,
-    neurons="default",
-    dataset=None,
-    configuration=(20, 20),
-    seed=0,
-    freeze_neurons=False,
-    freeze_activation=False,
-    sample_with_replacement=False,
-    rows=28,
-    row_size=28,
-    classes=10,
-    scaling="neuron",
-    scaling_options=None,
-    protocol="project",
-):
-    """The L-MNIST GFR network as a functional `keras.Model`.
+def build_gfr_network(config=256, **keywords):
+    """The L-MNIST GFR network of a `NetworkConfig` as a functional `keras.Model` (its training fields unused).
 
     Input: images `[batch, 28, 28]` in [0, 1]. Outputs: `"logits"` `[batch, 10]`
     (the first zero-input step, the reference's loss), `"readout_logits"`
     `[batch, 5, 10]` (all 5 zero-input steps) and `"probabilities"` `[batch, 10]`
     (mean softmax over the 5, for accuracy).
 
-    Args:
-        scaling: biological neurons: `"neuron"` (each neuron's drive near its own
-            threshold, in its own units: `neuron_scaling`) or `"reference"` (the
-            published scaling). Default neurons (`b = 0`, `sigma = gamma = G = 1`)
-            need none.
-        scaling_options: `SCALING_OPTIONS` overrides (the ablation); for
-            default neurons `DEFAULT_NEURON_OPTIONS` overrides (`traces`,
-            `bin_size_ms`).
-        protocol: `"project"` or `"reference"` (the published code: its
-            scaling, and PyTorch's default initialisation `U(+-1/sqrt(fan_in))`
-            of every projection and bias).
+    The keyword form, `build_gfr_network(units, neurons=..., dataset=..., configuration=..., seed=...,
+    freeze_neurons=..., freeze_activation=..., sample_with_replacement=..., rows=..., row_size=..., classes=...,
+    scaling=..., scaling_options=..., protocol=...)`, takes `NetworkConfig` fields (`scaling_options`: the
+    neurons' own options, `NEURON_SCALING_OPTIONS` or `DEFAULT_NEURON_OPTIONS` overrides) and needs a
+    `dataset` for biological neurons. `protocol="reference"`: the published code's scaling, and PyTorch's
+    default initialisation `U(+-1/sqrt(fan_in))` of every projection and bias.
     """
-    if protocol not in ("project", "reference"):
-        raise ValueError(f"protocol: expected 'project' or 'reference', got {protocol!r}")
-    if protocol == "reference":
-        scaling = "reference"
-    cell_args, factors = _neuron_args(neurons, dataset, units, configuration, seed, sample_with_replacement, row_size, scaling, scaling_options)
-    params = cell_args.pop("_params", None)
-    keras.utils.set_random_seed(seed)
-    readout_init = _reference_initializers(cell_args, neurons, units, row_size) if protocol == "reference" else {}
-    cell = GFRNetworkCell(
-        units, freeze_neurons=freeze_neurons, freeze_activation=freeze_activation, name="gfr_network_cell", **cell_args
-    )
-    images = keras.Input((rows, row_size), name="images")
+    if not isinstance(config, NetworkConfig) and keywords.get("neurons") == "biological" and keywords.get("dataset") is None:
+        raise InvalidParameterError("dataset: neurons='biological' needs a dataset (path, records or load_dataset dict)",
+                                    parameter="dataset")
+    config = NetworkConfig.coerce(config, keywords)
+    cell_args, factors, arrays = _neurons(config)
+    keras.utils.set_random_seed(config.seed)
+    protocol_reference = config.protocol == "reference"
+    readout_init = _reference_initializers(cell_args, config.neurons, config.units, config.row_size) if protocol_reference else {}
+    cell = GFRNetworkCell(config.units, freeze_neurons=config.freeze_neurons, freeze_activation=config.freeze_activation,
+                          name="gfr_network_cell", **cell_args)
+    images = keras.Input((config.rows, config.row_size), name="images")
     padded = AppendZeroSteps(READOUT_STEPS, name="zero_input_steps")(images)
-    rates = GFRNetworkRNN(cell, return_sequences=True, trained_from_step=rows, name="gfr_rnn")(padded)
-    rates = SelectSteps(rows, READOUT_STEPS, name="readout_step_rates")(rates)
+    rates = GFRNetworkRNN(cell, return_sequences=True, trained_from_step=config.rows, name="gfr_rnn")(padded)
+    rates = SelectSteps(config.rows, READOUT_STEPS, name="readout_step_rates")(rates)
     if factors != 1.0:
         rates = ScaleRates(factors, name="readout_rates")(rates)
-    logits = keras.layers.Dense(classes, name="readout", **readout_init)(rates)
+    logits = keras.layers.Dense(config.classes, name="readout", **readout_init)(rates)
     train_logits, readout_logits, probabilities = ReadoutSteps(0, READOUT_STEPS, name="readout_steps")(logits)
     named = {"logits": train_logits, "readout_logits": readout_logits, "probabilities": probabilities}
     outputs = {name: keras.layers.Identity(name=name)(tensor) for name, tensor in named.items()}
-    model = keras.Model(images, outputs, name=f"gfr_network_{neurons}")
-    if params is not None:
-        cell.neurons.set_params(params)
+    model = keras.Model(images, outputs, name=f"gfr_network_{config.neurons}")
+    if arrays is not None:
+        set_population(cell.neurons, arrays)
     return model
 
 
-def compile_network(
-    model,
-    learning_rate=1e-3,
-    readout_loss="all",
-    beta_learning_rate_scale=1e-3,
-    jit_compile="auto",
-    protocol="project",
-    alpha_learning_rate_scale=1.0,
-):
-    """Adam with the gradient's global norm clipped at 5 (as the reference).
+def compile_network(model, config=None, **keywords):
+    """Compile `model` to train as a `NetworkConfig` says: Adam with the gradient's global norm clipped at 5 (as the
+    reference), the loss and learning-rate factors of `NetworkConfig.training` (its other fields unused).
 
-    `protocol="reference"` trains as the published code: first-step loss, plain
-    Adam on beta, epsilon 1e-8 placed as PyTorch places it (overrides
+    The keyword form, `compile_network(model, learning_rate=1e-3, readout_loss="all",
+    beta_learning_rate_scale=1e-3, jit_compile="auto", protocol="project", alpha_learning_rate_scale=1.0)`,
+    takes `NetworkConfig` fields with these defaults. `protocol="reference"` trains as the published code:
+    first-step loss, plain Adam on alpha and beta, epsilon 1e-8 placed as PyTorch places it (overriding
     `readout_loss` and both learning-rate scales).
 
-    Args:
+    Fields read:
         readout_loss: `"first"` (the reference: cross-entropy of the first
             zero-input step) or `"all"` (mean over the 5 zero-input steps that
             prediction averages, so training and prediction look at the same steps).
         beta_learning_rate_scale: factor on the learning rate of the neurons'
             `beta` (see `ScaledAdam` for why); 1 is plain Adam, as the reference.
             Has no effect when the neurons are frozen.
-        alpha_learning_rate_scale: factor on the learning rate of `alpha`. A
-            fitted neuron's slow traces have `alpha` ~0.01 and `lam` down to
-            0.01, so a plain step of 1e-3 moves its gain `mean(alpha / lam)` by
-            ~1 % per step and its rest away from the threshold the drive offset
-            was set for (docs/benchmarks.md, issue #15).
+        alpha_learning_rate_scale: factor on the learning rate of `alpha` (see
+            `BIOLOGICAL_ALPHA_LEARNING_RATE_SCALE` for why biological neurons want less).
         jit_compile: as `keras.Model.compile`. Keras' `"auto"` leaves XLA off
             on a CPU-only TensorFlow machine; `True` turns it on there (see
             docs/benchmarks.md for what it changes).
     """
-    adam = {}
-    if protocol == "reference":
-        readout_loss, beta_learning_rate_scale, alpha_learning_rate_scale = "first", 1.0, 1.0
-        adam = {"epsilon": 1e-8, "epsilon_placement": "pytorch"}
-    elif protocol != "project":
-        raise ValueError(f"protocol: expected 'project' or 'reference', got {protocol!r}")
-    if readout_loss not in READOUT_LOSSES:
-        raise ValueError(f"readout_loss: expected one of {READOUT_LOSSES}, got {readout_loss!r}")
-    if "readout_logits" not in model.output:
-        readout_loss = "first"  # Keras baselines: one readout
+    if not isinstance(config, NetworkConfig):
+        if config is not None:  # the learning rate, given by position
+            keywords = {**keywords, "learning_rate": config}
+        keywords = {"learning_rate": 1e-3, "jit_compile": "auto", "alpha_learning_rate_scale": 1.0, **keywords}
+        config = NetworkConfig.with_scaling_options(None, **keywords)
+    elif keywords:
+        config = NetworkConfig.coerce(config, keywords)  # raises: one or the other
+    training = config.training()
+    readout_loss = training["readout_loss"] if "readout_logits" in model.output else "first"  # Keras baselines: one readout
     loss = (
         {"logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True)}
         if readout_loss == "first"
         else {"readout_logits": ReadoutCrossentropy()}
     )
-    multipliers = {"beta": beta_learning_rate_scale, "alpha": alpha_learning_rate_scale}
     model.compile(
-        optimizer=ScaledAdam(learning_rate, multipliers=multipliers, global_clipnorm=5.0, **adam),
+        optimizer=ScaledAdam(config.learning_rate, multipliers=training["multipliers"], global_clipnorm=5.0, **training["adam"]),
         loss=loss,
         metrics={"probabilities": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]},
-        jit_compile=jit_compile,
+        jit_compile=config.jit_compile,
     )
     return model

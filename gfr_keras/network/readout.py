@@ -108,9 +108,6 @@ class ReadoutCrossentropy(keras.losses.Loss):
         return ops.mean(per_step, axis=1)
 
 
-READOUT_LOSSES = ("first", "all")
-
-
 def network_targets(labels, model=None):
     """The target dict `model.fit` wants: the labels for every output (the compiled loss picks its own).
 

@@ -1,16 +1,18 @@
 """Biological neurons in a network: sampling dataset cells and giving each neuron what it needs in its own units."""
 
+import dataclasses
+
 import numpy as np
 import keras
 
 from gfr_keras.errors import InvalidParameterError
-from gfr_keras.neurons.cell import GFRCell
 from gfr_keras.neurons.params import stack_params
 from gfr_keras.units import HZ_PER_PER_MS
-from gfr_keras.network.cell import READOUT_RATES
+from gfr_keras.network.cell import READOUT_RATES, RECURRENT_RATES
 
-
-SCALING_OPTIONS = {
+#: How `neuron_scaling` puts each biological neuron's drive in its working range (overridden by a network's
+#: `neuron_scaling_options`).
+NEURON_SCALING_OPTIONS = {
     # The drive starts at the neuron's threshold b (pA): a fixed offset o with
     # mean(h) = G o + F g(b) = b at steady state (G = mean(alpha / lam), F the
     # rate feedback 1000 mean(beta / lam)).
@@ -28,6 +30,43 @@ SCALING_OPTIONS = {
     # 0.859 / 0.9415 / 0.9595 normalised (docs/benchmarks.md, issue #15 ablation).
     "readout_rates": "hz",
 }
+#: The name `NEURON_SCALING_OPTIONS` had before the default neurons' options got theirs.
+SCALING_OPTIONS = NEURON_SCALING_OPTIONS
+_NEURON_SCALING_CHOICES = {"drive_width": ("slope", "sigma", "reference"), "recurrent_rates": RECURRENT_RATES,
+                           "readout_rates": READOUT_RATES}
+
+
+def neuron_scaling_options(overrides=None):
+    """`NEURON_SCALING_OPTIONS` with `overrides` over them, checked.
+
+    Raises:
+        InvalidParameterError (`parameter="neuron_scaling_options"`): an unknown option or a value not among its choices.
+    """
+    options = {**NEURON_SCALING_OPTIONS, **(overrides or {})}
+    unknown = set(options) - set(NEURON_SCALING_OPTIONS)
+    problem = f"scaling options: unknown {sorted(unknown)}; expected {sorted(NEURON_SCALING_OPTIONS)}" if unknown else None
+    for key, choices in _NEURON_SCALING_CHOICES.items():
+        if problem is None and options[key] not in choices:
+            problem = f"{key}: expected one of {list(choices)}, got {options[key]!r}"
+    if problem:
+        raise InvalidParameterError(f"neuron_scaling_options: {problem}", parameter="neuron_scaling_options")
+    return options
+
+
+@dataclasses.dataclass(frozen=True)
+class BiologicalNeurons:
+    """Fitted neurons ready for a network: what `biological_neurons` returns.
+
+    Attributes:
+        cell_arguments: `GFRNetworkCell` keyword arguments (`neurons`: the population's `GFRCell` config,
+            the projections' scales, the drive offset, ...).
+        arrays: the neurons' parameters, checked and stacked (`stack_params`), to assign once the network is built.
+        readout_factors: what the readout multiplies the rates by (1, 1000 for Hz, or one `1 / gamma` per neuron).
+    """
+
+    cell_arguments: dict
+    arrays: dict
+    readout_factors: object
 
 
 def drive_gain(alpha, decay_rates, steps=None):
@@ -62,15 +101,12 @@ def neuron_scaling(arrays, input_size, options=None):
     Args:
         arrays: `stack_params` of the neurons.
         input_size: pixels per row (28; only the reference width uses it).
-        options: `SCALING_OPTIONS` overrides.
+        options: `NEURON_SCALING_OPTIONS` overrides.
 
     Returns:
         `(cell arguments, readout factors)`.
     """
-    options = {**SCALING_OPTIONS, **(options or {})}
-    unknown = set(options) - set(SCALING_OPTIONS)
-    if unknown:
-        raise ValueError(f"scaling options: unknown {sorted(unknown)}; expected {sorted(SCALING_OPTIONS)}")
+    options = neuron_scaling_options(options)
     units = len(arrays["threshold_pa"])
     alpha, lam, beta = (np.asarray(arrays[k], float) for k in ("alpha", "decay_rates", "beta"))
     gain = np.maximum(drive_gain(alpha, lam), 1e-3)  # steady state
@@ -86,13 +122,8 @@ def neuron_scaling(arrays, input_size, options=None):
         scale = sigma / np.maximum(slope, 1.0) / pulse
     elif width == "sigma":
         scale = sigma / pulse
-    elif width == "reference":
+    else:  # "reference"
         scale = None
-    else:
-        raise ValueError(f"drive_width: expected 'slope', 'sigma' or 'reference', got {width!r}")
-    readout = options["readout_rates"]
-    if readout not in READOUT_RATES:
-        raise ValueError(f"readout_rates: expected one of {READOUT_RATES}, got {readout!r}")
     cell_args = {
         "input_scale": (sigma / input_size).tolist() if scale is None else scale.tolist(),
         "recurrent_scale": 1.0 / units if scale is None else scale.tolist(),
@@ -104,33 +135,55 @@ def neuron_scaling(arrays, input_size, options=None):
         "recurrent_rates": options["recurrent_rates"],
         "rest_state": bool(options["rest_state"]),
     }
-    factors = {"per_ms": 1.0, "hz": HZ_PER_PER_MS, "normalized": (1.0 / gamma).tolist()}[readout]
+    factors = {"per_ms": 1.0, "hz": HZ_PER_PER_MS, "normalized": (1.0 / gamma).tolist()}[options["readout_rates"]]
     return cell_args, factors
 
 
 def biological_neurons(records, input_size, scaling="reference", options=None):
-    """`GFRNetworkCell` arguments for neurons taken from dataset records (spec section 8).
+    """Neurons taken from dataset records, scaled for a network (spec section 8): a `BiologicalNeurons`.
 
     `scaling="reference"`: the published scaling (`max_current / input_size` on
     the input, `1 / units` on the recurrence, `W_in ~ N(1.5, 3)`, rates in 1/ms).
     `scaling="neuron"`: `neuron_scaling` (each neuron's drive near its own
-    threshold, in its own units), with `options` as `SCALING_OPTIONS`.
+    threshold, in its own units), with `options` as `NEURON_SCALING_OPTIONS` overrides.
+    The records' parameters are checked once, here (`stack_params`).
     """
-    params = [record["params"] for record in records]
-    cell = GFRCell.from_params(params)
-    arrays = stack_params(params)
+    arrays = stack_params([record["params"] for record in records])
     if scaling == "reference":
         cell_args = {
             "input_scale": (arrays["max_current_pa"] / input_size).tolist(),
-            "recurrent_scale": 1.0 / len(params),
+            "recurrent_scale": 1.0 / len(arrays["alpha"]),
             "input_initializer": keras.initializers.RandomNormal(mean=1.5, stddev=3.0),
         }
         factors = 1.0
     elif scaling == "neuron":
         cell_args, factors = neuron_scaling(arrays, input_size, options)
     else:
-        raise ValueError(f"scaling: expected 'neuron' or 'reference', got {scaling!r}")
-    return {"neurons": cell.get_config(), **cell_args, "_params": params, "_readout_factors": factors}
+        raise InvalidParameterError(f"scaling: expected 'neuron' or 'reference', got {scaling!r}", parameter="scaling")
+    return BiologicalNeurons({"neurons": population_config(arrays), **cell_args}, arrays, factors)
+
+
+def population_config(arrays):
+    """The `GFRCell` config of a population holding the neurons of `arrays` (`stack_params`): its shape, not its values.
+
+    Per-unit decay rates only where the neurons' differ, as `GFRCell.params_config`.
+    """
+    lam = arrays["decay_rates"]
+    return {
+        "units": len(lam),
+        "bin_size_ms": arrays["bin_size_ms"],
+        "decay_rates": (lam[0] if bool(np.all(lam == lam[0])) else lam).tolist(),
+        "activation_bin_size_ms": arrays["activation_bin_size_ms"],
+        "degree": int(arrays["degree"].max()),
+    }
+
+
+def set_population(population, arrays):
+    """Give a built `GFRCell` the neurons of `arrays` (`stack_params`, already checked; its decay rates are the
+    population's own, from `population_config`)."""
+    population.alpha.assign(arrays["alpha"])
+    population.beta.assign(arrays["beta"])
+    population.activation.set_arrays(arrays)
 
 
 def sample_records(dataset, units, configuration=(20, 20), seed=0, replace=False):

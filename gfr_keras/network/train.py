@@ -20,6 +20,7 @@ from gfr_keras.io_utils import read_json, write_json_atomic
 from gfr_keras.units import HZ_PER_PER_MS
 from gfr_keras.network.baselines import build_baseline
 from gfr_keras.network.mnist import even_batch_size, make_dataset
+from gfr_keras.network.config import NetworkConfig
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import network_targets
 from gfr_keras.network.run_folder import (
@@ -28,56 +29,21 @@ from gfr_keras.network.run_folder import (
 )
 
 
-def build_model(
-    units=256,
-    baseline=None,
-    neurons="default",
-    dataset=None,
-    configuration=(20, 20),
-    freeze_neurons=False,
-    freeze_activation=False,
-    sample_with_replacement=False,
-    learning_rate=1e-3,
-    readout_loss="all",
-    beta_learning_rate_scale=1e-3,
-    jit_compile=True,
-    seed=0,
-    protocol="project",
-    scaling="neuron",
-    scaling_options=None,
-    rows=28,
-    row_size=28,
-    alpha_learning_rate_scale=1.0,
-):
-    """A compiled L-MNIST model: a GFR network (see `build_gfr_network`) or a Keras `baseline`.
+def build_model(config=256, **keywords):
+    """A compiled L-MNIST model of a `NetworkConfig`: a GFR network (`build_gfr_network`) or a Keras `baseline`,
+    compiled by `compile_network`.
 
-    `protocol="reference"`: the published code's scaling, initialisation and
-    training (see `build_gfr_network` and `compile_network`).
+    The keyword form, `build_model(units, baseline=..., neurons=..., dataset=..., learning_rate=...,
+    scaling_options=..., ...)`, takes `NetworkConfig` fields (see `NetworkConfig.from_keywords`); there a
+    missing `dataset` is the shipped one and `alpha_learning_rate_scale` defaults to 1 whatever the neurons.
     """
-    from gfr_keras.dataset.records import SHIPPED_DATASET_PATH
-
-    if baseline:
-        model = build_baseline(baseline, units, rows=rows, row_size=row_size, seed=seed)
+    config = NetworkConfig.coerce(config, keywords)
+    if config.baseline:
+        model = build_baseline(config.baseline, config.units, rows=config.rows, row_size=config.row_size,
+                               classes=config.classes, seed=config.seed)
     else:
-        model = build_gfr_network(
-            units,
-            neurons=neurons,
-            dataset=dataset or SHIPPED_DATASET_PATH,
-            configuration=configuration,
-            seed=seed,
-            freeze_neurons=freeze_neurons,
-            freeze_activation=freeze_activation,
-            sample_with_replacement=sample_with_replacement,
-            protocol=protocol,
-            scaling=scaling,
-            scaling_options=scaling_options,
-            rows=rows,
-            row_size=row_size,
-        )
-    return compile_network(
-        model, learning_rate, readout_loss=readout_loss, beta_learning_rate_scale=beta_learning_rate_scale,
-        jit_compile=jit_compile, protocol=protocol, alpha_learning_rate_scale=alpha_learning_rate_scale,
-    )
+        model = build_gfr_network(config)
+    return compile_network(model, config)
 
 
 class RateDiagnostics(keras.callbacks.Callback):
@@ -259,45 +225,79 @@ def train_lmnist(
         RunStateError: `run_dir` holds a run with other settings, or a finished run (see `plan_run`).
     """
     split_seed = seed if split_seed is None else split_seed
-    recorded = run_settings({**(settings or {}), "split_seed": split_seed}, batch_size, seed, validation_fraction)
-    plan = claim_run(run_dir, recorded, epochs, continue_training)
-    if plan["note"]:
-        print(plan["note"])
+    plan = _claim(run_dir, run_settings({**(settings or {}), "split_seed": split_seed}, batch_size, seed, validation_fraction),
+                  epochs, continue_training)
     if plan["action"] == "done":
         return read_json(os.path.join(run_dir, RESULT_FILE))
-    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, split_seed)
-    x_test, y_test = data["test"]
-    targets = lambda x, y: (x, network_targets(y, model))
-    # One batch shape each for training and validation: each shape costs a compile of its step.
-    train = make_dataset(x_train, y_train, batch_size, seed=seed, drop_remainder=len(y_train) > batch_size).map(targets)
-    valid = make_dataset(x_valid, y_valid, even_batch_size(len(y_valid)), shuffle=False).map(targets)
-    gfr = any(layer.name == "gfr_rnn" for layer in model.layers)
-    diagnostics = [RateDiagnostics(x_valid[:256], os.path.join(run_dir, "logs"), readout_first=x_valid.shape[1])] if gfr else []
+    splits = _splits(data, validation_fraction, split_seed)
+    train, valid = _batches(model, splits, batch_size, seed)
+    diagnostics = _rate_diagnostics(model, splits["valid"][0], run_dir)
     os.makedirs(run_dir, exist_ok=True)
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {replicas}")
     started = time.perf_counter()
     epochs_run = _train_epochs(model, train, valid, run_dir, epochs, diagnostics, plan["action"])
     wall_s = time.perf_counter() - started
-    best_val_accuracy = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
     result = {
         "model": model.name,
         **(settings or {}),
         "data": data["label"],
-        **_restored_accuracies(model, run_dir, (x_train, y_train), (x_test, y_test)),
+        **_restored_accuracies(model, run_dir, splits["train"], splits["test"]),
         "jit_compile": bool(model.jit_compile),
-        "best_val_accuracy": float("nan") if best_val_accuracy is None else best_val_accuracy,
-        **_split_record(seed, split_seed, (x_valid, y_valid), (x_test, y_test)),
+        "best_val_accuracy": _best_val_accuracy(run_dir),
+        **_split_record(seed, split_seed, splits["valid"], splits["test"]),
         # None when only the result was written (the epochs ran in an earlier invocation).
         "diagnostics": diagnostics[0].summary if diagnostics and epochs_run else None,
+        **_run_record(model, epochs_run, epochs, wall_s, len(splits["train"][1]), replicas, batch_size),
+    }
+    write_json_atomic(result, os.path.join(run_dir, RESULT_FILE), indent=1)
+    return result
+
+
+def _claim(run_dir, recorded, epochs, continue_training):
+    """`claim_run`, its note printed: what this invocation does with the run folder."""
+    plan = claim_run(run_dir, recorded, epochs, continue_training)
+    if plan["note"]:
+        print(plan["note"])
+    return plan
+
+
+def _splits(data, validation_fraction, split_seed):
+    """`{"train", "valid", "test"}`: `(images, labels)` each; the validation part carved from the training data."""
+    (x_train, y_train), (x_valid, y_valid) = validation_split(*data["train"], validation_fraction, split_seed)
+    return {"train": (x_train, y_train), "valid": (x_valid, y_valid), "test": data["test"]}
+
+
+def _batches(model, splits, batch_size, seed):
+    """The training and validation `tf.data` pipelines, each element `(images, the model's targets)`."""
+    (x_train, y_train), (x_valid, y_valid) = splits["train"], splits["valid"]
+    targets = lambda x, y: (x, network_targets(y, model))
+    # One batch shape each for training and validation: each shape costs a compile of its step.
+    train = make_dataset(x_train, y_train, batch_size, seed=seed, drop_remainder=len(y_train) > batch_size).map(targets)
+    valid = make_dataset(x_valid, y_valid, even_batch_size(len(y_valid)), shuffle=False).map(targets)
+    return train, valid
+
+
+def _rate_diagnostics(model, x_valid, run_dir):
+    """`[RateDiagnostics]` on the first 256 validation images for a GFR network, `[]` for a baseline."""
+    gfr = any(layer.name == "gfr_rnn" for layer in model.layers)
+    return [RateDiagnostics(x_valid[:256], os.path.join(run_dir, "logs"), readout_first=x_valid.shape[1])] if gfr else []
+
+
+def _best_val_accuracy(run_dir):
+    best = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
+    return float("nan") if best is None else best
+
+
+def _run_record(model, epochs_run, epochs, wall_s, train_images, replicas, batch_size):
+    """The run's size and speed for `result.json`."""
+    return {
         "epochs_this_run": epochs_run,
         "epochs": epochs,
         "parameters": int(model.count_params()),
         "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "wall_time_s": wall_s,
-        "train_samples_per_s": len(y_train) * epochs_run / wall_s if wall_s and epochs_run else None,
+        "train_samples_per_s": train_images * epochs_run / wall_s if wall_s and epochs_run else None,
         "replicas": replicas,
         "batch_size": batch_size,
     }
-    write_json_atomic(result, os.path.join(run_dir, RESULT_FILE), indent=1)
-    return result
