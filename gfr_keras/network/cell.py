@@ -4,9 +4,11 @@ import numpy as np
 import keras
 from keras import ops
 
+from gfr_keras.neurons.activation import polynomial_rates
 from gfr_keras.neurons.cell import GFRCell
+from gfr_keras.neurons.step import steady_traces
 from gfr_keras.network.loop import run_network_loop
-from gfr_keras.units import HZ_PER_PER_MS
+from gfr_keras.network.weights import NetworkWeights
 
 DEFAULT_DECAY_RATES = [1.0, 0.6321, 0.3935, 0.1813]
 READOUT_STEPS = 5
@@ -134,43 +136,37 @@ class GFRNetworkCell(keras.layers.Layer):
         return self.neurons.n_traces
 
     def read_weights(self):
-        """The tensors one step needs, read once so a loop over time can reuse them."""
-        return {
-            "input_kernel": ops.convert_to_tensor(self.input_kernel),
-            "input_bias": ops.convert_to_tensor(self.input_bias),
-            "recurrent_kernel": ops.convert_to_tensor(self.recurrent_kernel),
-            "recurrent_bias": ops.convert_to_tensor(self.recurrent_bias),
-            "input_scale": ops.convert_to_tensor(self.input_scale),
-            "recurrent_scale": ops.convert_to_tensor(self.recurrent_scale_weight),
-            "drive_offset": ops.convert_to_tensor(self.drive_offset_weight),
-            "neurons": self.neurons.read_weights(),
-        }
+        """`NetworkWeights`, read once so a loop over time can reuse them."""
+        return NetworkWeights(
+            input_kernel=ops.convert_to_tensor(self.input_kernel),
+            input_bias=ops.convert_to_tensor(self.input_bias),
+            recurrent_kernel=ops.convert_to_tensor(self.recurrent_kernel),
+            recurrent_bias=ops.convert_to_tensor(self.recurrent_bias),
+            input_scale=ops.convert_to_tensor(self.input_scale),
+            recurrent_scale=ops.convert_to_tensor(self.recurrent_scale_weight),
+            drive_offset_pa=ops.convert_to_tensor(self.drive_offset_weight),
+            neurons=self.neurons.read_weights(),
+        )
 
     def step(self, inputs, states, weights):
-        """One time step with weights from `read_weights` (the maths of `call`)."""
+        """One time step with `NetworkWeights` from `read_weights` (the maths of `call`)."""
         rates = states[0]
         if self.recurrent_rates == "normalized":
-            rates = rates / weights["neurons"]["activation"]["max_firing_rate_per_ms"]
-        drive = weights["input_scale"] * (ops.matmul(inputs, weights["input_kernel"]) + weights["input_bias"])
-        drive = drive + weights["recurrent_scale"] * (
-            ops.matmul(rates, weights["recurrent_kernel"]) + weights["recurrent_bias"]
-        )
-        drive = drive + weights["drive_offset"]
-        return self.neurons.step(drive, states, weights["neurons"])
+            rates = rates / weights.neurons.activation.max_firing_rate_per_ms
+        drive = weights.input_scale * (ops.matmul(inputs, weights.input_kernel) + weights.input_bias)
+        drive = drive + weights.recurrent_scale * (ops.matmul(rates, weights.recurrent_kernel) + weights.recurrent_bias)
+        drive = drive + weights.drive_offset_pa
+        return self.neurons.step(drive, states, weights.neurons)
 
     def call(self, inputs, states, training=False):
         return self.step(inputs, states, self.read_weights())
-
 
     def get_initial_state(self, batch_size=None):
         if not self.rest_state:
             return self.neurons.get_initial_state(batch_size)
         neurons = self.neurons.read_weights()
-        activation = neurons["activation"]
-        f0 = self.neurons.activation.apply(activation["threshold_pa"], activation)  # g(b), [units]
-        lam = ops.broadcast_to(1.0 - neurons["retain"], (self.units, self.n_traces))
-        offset = ops.expand_dims(ops.convert_to_tensor(self.drive_offset_weight), -1)
-        h0 = (neurons["alpha"] * offset + HZ_PER_PER_MS * neurons["beta"] * ops.expand_dims(f0, -1)) / lam
+        f0 = polynomial_rates(neurons.activation.threshold_pa, neurons.activation)  # g(b), [units]
+        h0 = steady_traces(neurons, ops.convert_to_tensor(self.drive_offset_weight), f0)
         f0 = ops.broadcast_to(ops.expand_dims(f0, 0), (batch_size, self.units))
         h0 = ops.broadcast_to(ops.reshape(h0, (1, self.units * self.n_traces)), (batch_size, self.units * self.n_traces))
         return [ops.cast(f0, self.compute_dtype), ops.cast(h0, self.compute_dtype)]

@@ -1,4 +1,4 @@
-"""The time loop of `GFRNetworkRNN`: `GFRNetworkCell.step`'s maths, rearranged for speed.
+"""The time loop of `GFRNetworkRNN`: `GFRNetworkCell.step`'s maths (the same `gfr_step`), rearranged for speed.
 
 Profiled on the L-MNIST network under XLA on 2 CPU cores (docs/benchmarks.md,
 "L-MNIST training throughput"); outputs and gradients agree with the cell's
@@ -16,55 +16,29 @@ in a training step of the default network (256 units, batch 64):
   sequence (the input scale into `W_in`; the recurrent scale and the rate
   normalisation `1 / gamma` into `W_rec`; the biases and drive offset into
   one bias), so a step is `I_t = d_t + f_{t-1} W` (one matmul, one add): -1.5 %.
-- The traces are carried as `[batch, n, units]`: every trace update is then an
-  operation on contiguous `[batch, units]` slices and `mean(h)` a sum of `n`
-  of them, which XLA vectorises better than `[batch, units, n]` with its
-  innermost axis of 4 or 8: -5 %.
+- The traces are carried as `[batch, n, units]` (`gfr_step`'s `"traces_first"`
+  layout): every trace update is then an operation on contiguous
+  `[batch, units]` slices and `mean(h)` a sum of `n` of them, which XLA
+  vectorises better than `[batch, units, n]` with its innermost axis of 4 or 8: -5 %.
 """
 
 import keras
 from keras import ops
 
 from gfr_keras._private_api import backend_rnn, jax_traced, tensorflow_xla_context_active
+from gfr_keras.network.weights import folded_projections
 from gfr_keras.neurons.layer import run_gfr_loop
-from gfr_keras.units import HZ_PER_PER_MS
-
-
-def folded_projections(cell, weights):
-    """`(input kernel, bias, recurrent kernel)` with the cell's scales and offset folded in.
-
-    `I_t = x_t K_in + bias + f_{t-1} K_rec` equals `GFRNetworkCell.step`'s
-    `o + s_in (W_in x_t + b_in) + s_rec (W_rec r_{t-1} + b_rec)` with
-    `r = f` or `f / gamma` (`recurrent_rates`), up to float rounding.
-    """
-    input_scale, recurrent_scale = weights["input_scale"], weights["recurrent_scale"]
-    input_kernel = weights["input_kernel"] * input_scale
-    bias = input_scale * weights["input_bias"] + recurrent_scale * weights["recurrent_bias"] + weights["drive_offset"]
-    recurrent_kernel = weights["recurrent_kernel"] * recurrent_scale
-    if cell.recurrent_rates == "normalized":
-        gamma = weights["neurons"]["activation"]["max_firing_rate_per_ms"]
-        recurrent_kernel = recurrent_kernel / ops.expand_dims(gamma, -1)
-    return input_kernel, bias, recurrent_kernel
-
-
-def traces_first(neurons, weights):
-    """`retain`, `alpha` and `1000 beta` as `[n, units]` (shared decay rates broadcast to every unit)."""
-    shape = (neurons.units, neurons.n_traces)
-    return [ops.transpose(ops.broadcast_to(w, shape)) for w in (weights["retain"], weights["alpha"], HZ_PER_PER_MS * weights["beta"])]
+from gfr_keras.neurons.step import TRACES_FIRST, NeuronState, flatten_traces, gfr_step, unflatten_traces
 
 
 def _network_step(cell, weights):
     """The step function of `backend_rnn`: drive `d_t` in, rates out, traces `[batch, n, units]`."""
-    neurons = cell.neurons
-    activation = weights["neurons"]["activation"]
-    _, _, recurrent_kernel = folded_projections(cell, weights)
-    retain, alpha, beta = traces_first(neurons, weights["neurons"])
+    _, _, recurrent_kernel = folded_projections(weights, cell.recurrent_rates)
+    neurons = weights.neurons.in_layout(TRACES_FIRST)
 
     def step(drive_t, states):
         f_prev, h_prev = states
-        current = drive_t + ops.matmul(f_prev, recurrent_kernel)
-        h = retain * h_prev + alpha * ops.expand_dims(current, 1) + beta * ops.expand_dims(f_prev, 1)
-        f = neurons.activation.apply(ops.mean(h, axis=1), activation)
+        f, h = gfr_step(neurons, drive_t + ops.matmul(f_prev, recurrent_kernel), NeuronState(f_prev, h_prev), TRACES_FIRST)
         return f, [f, h]
 
     return step
@@ -100,11 +74,11 @@ def run_network_loop(rnn, sequences, initial_state, mask, training=False):
         return run_gfr_loop(rnn, sequences, initial_state, mask)
     cell = rnn.cell
     weights = cell.read_weights()
-    input_kernel, bias, _ = folded_projections(cell, weights)
+    input_kernel, bias, _ = folded_projections(weights, cell.recurrent_rates)
     drive = ops.matmul(sequences, input_kernel) + bias  # [batch, time, units]
     step = _network_step(cell, weights)
     f0, h0 = initial_state
-    states = [f0, ops.transpose(ops.reshape(h0, (-1, cell.units, cell.n_traces)), (0, 2, 1))]
+    states = [f0, unflatten_traces(h0, cell.units, cell.n_traces, TRACES_FIRST)]
     split = rnn.trained_from_step
     run = lambda drive, states, outputs: backend_rnn(
         step, drive, states, go_backwards=rnn.go_backwards, unroll=rnn.unroll, input_length=drive.shape[1],
@@ -121,5 +95,4 @@ def run_network_loop(rnn, sequences, initial_state, mask, training=False):
     else:
         last, outputs, states = run(drive, states, rnn.return_sequences)
     f, h = states
-    h = ops.reshape(ops.transpose(h, (0, 2, 1)), (-1, cell.units * cell.n_traces))
-    return last, outputs, [f, h]
+    return last, outputs, [f, flatten_traces(h, TRACES_FIRST)]

@@ -1,7 +1,8 @@
 """GFR neurons as Keras layers: the model itself, with nothing about data or training.
 
 Owns the time scales of each bin size, the parameter dicts of spec section 4 and
-their validation, the polynomial activation, the population cell and its RNN
+their validation, the polynomial activation, the recurrence as one pure step
+function of typed weights and state (`step`), the population cell and its RNN
 layer, initializers, input checks and kernels over time.
 
 Layering: imports only Keras, numpy and `gfr_keras.units`/`gfr_keras.io_utils`;
@@ -13,14 +14,15 @@ import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
-    submodules=("activation", "cell", "initializers", "input_checks", "kernels", "layer", "params", "timescales"),
+    submodules=("activation", "cell", "initializers", "input_checks", "kernels", "layer", "params", "step", "timescales"),
     submod_attrs={
-        "activation": ("PolynomialActivation",),
+        "activation": ("ActivationWeights", "PolynomialActivation", "polynomial_rates"),
         "cell": ("GFRCell",),
         "initializers": ("OneHot",),
         "kernels": ("kernel_over_time",),
         "layer": ("GFR",),
         "params": ("ParameterError", "fresh_params", "validate_params"),
+        "step": ("NeuronState", "NeuronWeights", "gfr_step"),
         "timescales": ("CONFIGURATIONS", "decay_rates"),
     },
 )

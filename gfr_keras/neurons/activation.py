@@ -1,11 +1,36 @@
 """The GFR activation g (spec section 2) for a population of neurons."""
 
+from typing import Any, NamedTuple
+
 import numpy as np
 import keras
 from keras import ops
 
 from gfr_keras.neurons.initializers import OneHot
 from gfr_keras.neurons.params import stack_g_params
+
+
+class ActivationWeights(NamedTuple):
+    """The tensors g needs, each `[units]` but `squared_coeff` (`[units, degree + 1]`: `c_k**2`)."""
+
+    threshold_pa: Any
+    squared_coeff: Any
+    max_current_pa: Any
+    max_firing_rate_per_ms: Any
+
+
+def polynomial_rates(z_pa, weights):
+    """`g(z)` in 1/ms for `z_pa` `[..., units]` (pA), with `ActivationWeights` (the degree is their last axis)."""
+    x = (z_pa - weights.threshold_pa) / weights.max_current_pa
+    squared = weights.squared_coeff
+    # Summed in increasing powers like the published code, so values near the
+    # threshold, where terms cancel, round the same way.
+    poly = squared[:, 0]
+    power = None
+    for k in range(1, squared.shape[-1]):
+        power = x if power is None else power * x
+        poly = poly + power * squared[:, k]
+    return ops.relu(weights.max_firing_rate_per_ms * ops.tanh(poly))
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
@@ -98,29 +123,16 @@ class PolynomialActivation(keras.layers.Layer):
         )
 
     def read_weights(self):
-        """The tensors `apply` needs, read once so a loop over time can reuse them."""
-        return {
-            "threshold_pa": ops.convert_to_tensor(self.threshold_pa),
-            "squared_coeff": ops.square(self.poly_coeff),
-            "max_current_pa": ops.convert_to_tensor(self.max_current_pa),
-            "max_firing_rate_per_ms": ops.convert_to_tensor(self.max_firing_rate_per_ms),
-        }
-
-    def apply(self, z, weights):
-        """g(z) with weights from `read_weights`."""
-        x = (z - weights["threshold_pa"]) / weights["max_current_pa"]
-        squared = weights["squared_coeff"]
-        # Summed in increasing powers like the published code, so values near the
-        # threshold, where terms cancel, round the same way.
-        poly = squared[:, 0]
-        power = None
-        for k in range(1, self.degree + 1):
-            power = x if power is None else power * x
-            poly = poly + power * squared[:, k]
-        return ops.relu(weights["max_firing_rate_per_ms"] * ops.tanh(poly))
+        """`ActivationWeights`, read once so a loop over time can reuse them."""
+        return ActivationWeights(
+            threshold_pa=ops.convert_to_tensor(self.threshold_pa),
+            squared_coeff=ops.square(self.poly_coeff),
+            max_current_pa=ops.convert_to_tensor(self.max_current_pa),
+            max_firing_rate_per_ms=ops.convert_to_tensor(self.max_firing_rate_per_ms),
+        )
 
     def call(self, z):
-        return self.apply(z, self.read_weights())
+        return polynomial_rates(z, self.read_weights())
 
     def compute_output_shape(self, input_shape):
         return input_shape

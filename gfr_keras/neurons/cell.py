@@ -8,10 +8,8 @@ from gfr_keras.neurons.activation import PolynomialActivation
 from gfr_keras.neurons.initializers import OneHot
 from gfr_keras.neurons.input_checks import check_current
 from gfr_keras.neurons.params import stack_params, unstack_params
+from gfr_keras.neurons.step import NeuronState, NeuronWeights, flatten_traces, gfr_step, unflatten_traces
 from gfr_keras.neurons.timescales import decay_rates as decay_rates_for_bin_size
-
-# f is carried in 1/ms; the recurrence feeds it back in Hz.
-from gfr_keras.units import HZ_PER_PER_MS as _HZ_PER_PER_MS
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
@@ -137,16 +135,16 @@ class GFRCell(keras.layers.Layer):
         self.activation.build((None, self.units))
 
     def read_weights(self):
-        """The tensors one step needs, read once so a loop over time can reuse them."""
-        return {
-            "retain": 1.0 - ops.convert_to_tensor(self.decay_rates),
-            "alpha": ops.convert_to_tensor(self.alpha),
-            "beta": ops.convert_to_tensor(self.beta),
-            "activation": self.activation.read_weights(),
-        }
+        """`NeuronWeights` (units-last layout), read once so a loop over time can reuse them."""
+        return NeuronWeights(
+            retain=1.0 - ops.convert_to_tensor(self.decay_rates),
+            alpha=ops.convert_to_tensor(self.alpha),
+            beta=ops.convert_to_tensor(self.beta),
+            activation=self.activation.read_weights(),
+        )
 
     def step(self, inputs, states, weights):
-        """One time step with weights from `read_weights` (the maths of `call`).
+        """One time step (`gfr_step`) with `NeuronWeights` from `read_weights` (the maths of `call`).
 
         `h` may come flat `[batch, units * n]` (the public state) or as
         `[batch, units, n]` (inside GFR's loop, where XLA runs a 3-D carry about
@@ -155,15 +153,10 @@ class GFRCell(keras.layers.Layer):
         f_prev, h_prev = states
         flat = len(h_prev.shape) == 2
         if flat:
-            h_prev = ops.reshape(h_prev, (-1, self.units, self.n_traces))
-        h = (
-            weights["retain"] * h_prev
-            + weights["alpha"] * ops.expand_dims(inputs, -1)
-            + _HZ_PER_PER_MS * (weights["beta"] * ops.expand_dims(f_prev, -1))
-        )
-        f = self.activation.apply(ops.mean(h, axis=-1), weights["activation"])
+            h_prev = unflatten_traces(h_prev, self.units, self.n_traces)
+        f, h = gfr_step(weights, inputs, NeuronState(f_prev, h_prev))
         if flat:
-            h = ops.reshape(h, (-1, self.units * self.n_traces))
+            h = flatten_traces(h)
         return f, [f, h]
 
     def call(self, inputs, states, training=False):
@@ -195,7 +188,7 @@ class GFRCell(keras.layers.Layer):
 
         weights = self.read_weights()
         f0, h0 = initial_state
-        h0 = ops.reshape(h0, (-1, self.units, self.n_traces))
+        h0 = unflatten_traces(h0, self.units, self.n_traces)
 
         def step(states, current_t):
             _, new_states = self.step(current_t, states, weights)

@@ -1,11 +1,11 @@
 """`GFR`: a recurrent layer of GFR neurons, in the style of `keras.layers.SimpleRNN`."""
 
 import keras
-from keras import ops
 
 from gfr_keras._private_api import backend_rnn
 from gfr_keras.neurons.cell import GFRCell
 from gfr_keras.neurons.input_checks import check_current
+from gfr_keras.neurons.step import flatten_traces, unflatten_traces
 
 _CELL_ARGS = (
     "units",
@@ -39,7 +39,7 @@ def run_gfr_loop(rnn, sequences, initial_state, mask):
     states = list(initial_state)
     carry_3d = mask is None
     if carry_3d:
-        states[-1] = ops.reshape(states[-1], (-1, cell.units, cell.n_traces))
+        states[-1] = unflatten_traces(states[-1], cell.units, cell.n_traces)
     last, outputs, states = backend_rnn(
         step,
         sequences,
@@ -53,7 +53,7 @@ def run_gfr_loop(rnn, sequences, initial_state, mask):
     )
     states = list(states)
     if carry_3d:
-        states[-1] = ops.reshape(states[-1], (-1, cell.units * cell.n_traces))
+        states[-1] = flatten_traces(states[-1])
     return last, outputs, states
 
 
