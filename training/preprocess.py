@@ -84,9 +84,14 @@ def run(args):
     not_cached = sum(1 for kind in summary["failure_kinds"].values() if kind == "not_in_cache")
     if not_cached:
         print(f"  {not_cached} cells are not in the local cache: --download fetches them (online)")
-    if failed and not (done or skipped):  # the input's fault, not a bug: exit 2 with the other user errors
+    refuse_when_no_cell_processed(summary, args.manifest)
+    return 0
+
+
+def refuse_when_no_cell_processed(summary, path):
+    """Every cell failed: the input's fault, not a bug, so an `InputError` (exit 2 with the other user errors)."""
+    if summary["failed"] and not (summary["done"] or summary["skipped"]):
         from gfr_keras.errors import InputError
 
-        raise InputError(f"no cell could be processed: all {len(failed)} failed (the reasons: {summary['failures_path']})",
-                         path=args.manifest, reason="no_cell_processed")
-    return 0
+        raise InputError(f"no cell could be processed: all {len(summary['failed'])} failed (the reasons: "
+                         f"{summary['failures_path']})", path=path, reason="no_cell_processed")

@@ -23,9 +23,7 @@ def run_nwb(args):
         f"processed, {len(skipped)} skipped (already done), {len(failed)} failed (see {summary['failures_path']}); "
         f"{len(summary['warnings'])} warnings (see {summary['warnings_path']})"
     )
-    if failed and not (done or skipped):  # the input's fault, not a bug: exit 2 with the other user errors
-        from gfr_keras.errors import InputError
+    from training.preprocess import refuse_when_no_cell_processed
 
-        raise InputError(f"no cell could be processed: all {len(failed)} failed (the reasons: {summary['failures_path']})",
-                         path=args.nwb, reason="no_cell_processed")
+    refuse_when_no_cell_processed(summary, args.nwb)
     return 0
