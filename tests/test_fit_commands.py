@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -22,10 +23,9 @@ def fit(processed, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def fits(processed, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fits")
-    assert fit(processed, out) == 0
-    return out
+def fits(fits_20_20):
+    """The session's fit folder: `fit(processed, out)` as above, made once for this file and tests/test_reruns.py."""
+    return fits_20_20
 
 
 def test_fit_writes_one_result_per_cell(fits, processed):
@@ -86,6 +86,7 @@ def test_fit_runs_unchanged_under_jax(processed, tmp_path):
 
 
 def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, processed, tmp_path, capsys):
+    fits = shutil.copytree(fits, tmp_path / "fits")  # the shared folder stays as it was made
     victim = sorted(fits.glob("[0-9]*.json"))[0]
     before = {p.name: p.read_text() for p in fits.glob("[0-9]*.json")}
     victim.unlink()
