@@ -81,6 +81,16 @@ def processed(bank, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="session")
+def fits_20_20(processed, tmp_path_factory):
+    """`gfr fit` of the processed bank at (20, 20) with the packaged quick protocol ("test").
+
+    Shared read-only: a test that changes a fit folder works on a copy of it.
+    """
+    out = tmp_path_factory.mktemp("fits_20_20")
+    argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20", "--config", "test"]
+    assert _gfr([*argv, "--out", str(out)]) == 0
+    return out
 
 
 def _gfr(argv):

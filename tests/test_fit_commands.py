@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -22,10 +23,9 @@ def fit(processed, out, *extra):
 
 
 @pytest.fixture(scope="module")
-def fits(processed, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fits")
-    assert fit(processed, out) == 0
-    return out
+def fits(fits_20_20):
+    """The session's fit folder: `fit(processed, out)` as above, made once for this file and tests/test_reruns.py."""
+    return fits_20_20
 
 
 def test_fit_writes_one_result_per_cell(fits, processed):
@@ -73,10 +73,14 @@ def test_fit_runs_unchanged_under_jax(processed, tmp_path):
     (tmp_path / "stable.json").write_text(json.dumps(config))
     argv = ["fit", "--processed", str(processed), "--bin-size", "20", "--activation-bin-size", "20",
             "--config", str(tmp_path / "stable.json")]
-    assert main(argv + ["--out", str(tmp_path / "tf")]) == 0
     code = "import sys; from training.cli import main; sys.exit(main(sys.argv[1:]))"
-    subprocess.run([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "jax")], cwd=ROOT,
-                   env={**os.environ, "KERAS_BACKEND": "jax"}, check=True)
+    # The JAX run works in its own process while this one fits under TensorFlow.
+    jax_run = subprocess.Popen([sys.executable, "-c", code, *argv, "--out", str(tmp_path / "jax")], cwd=ROOT,
+                               env={**os.environ, "KERAS_BACKEND": "jax"})
+    try:
+        assert main(argv + ["--out", str(tmp_path / "tf")]) == 0
+    finally:
+        assert jax_run.wait(timeout=600) == 0
     for path in (tmp_path / "tf").glob("[0-9]*.json"):
         in_tf, in_jax = json.loads(path.read_text()), json.loads((tmp_path / "jax" / path.name).read_text())
         assert in_jax["status"] == in_tf["status"] == "ok"
@@ -86,6 +90,7 @@ def test_fit_runs_unchanged_under_jax(processed, tmp_path):
 
 
 def test_rerun_fits_only_missing_cells_and_shards_and_chunks_partition(fits, processed, tmp_path, capsys):
+    fits = shutil.copytree(fits, tmp_path / "fits")  # the shared folder stays as it was made
     victim = sorted(fits.glob("[0-9]*.json"))[0]
     before = {p.name: p.read_text() for p in fits.glob("[0-9]*.json")}
     victim.unlink()

@@ -113,9 +113,13 @@ def test_tensorflow_and_jax_fit_the_same(cells, tmp_path):
     population = variants(cells, 3, seed=2)
     (tmp_path / "in.pkl").write_bytes(pickle.dumps((population, STABLE)))
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    subprocess.run([sys.executable, "-c", FIT_IN_JAX, str(tmp_path / "in.pkl"), str(tmp_path / "out.pkl")], env=env, check=True)
+    # The JAX fit runs in its own process while this one fits under TensorFlow.
+    jax_run = subprocess.Popen([sys.executable, "-c", FIT_IN_JAX, str(tmp_path / "in.pkl"), str(tmp_path / "out.pkl")], env=env)
+    try:
+        in_tf = fit_cells(population, 20, 20, config=STABLE)
+    finally:
+        assert jax_run.wait(timeout=600) == 0
     in_jax = pickle.loads((tmp_path / "out.pkl").read_bytes())
-    in_tf = fit_cells(population, 20, 20, config=STABLE)
     for tf_fit, jax_fit in zip(in_tf, in_jax):
         assert_same_fit(tf_fit, jax_fit)
         # float32 sums: a near-zero loss (a flat activation) only agrees to about 1e-6 absolute

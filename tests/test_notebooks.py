@@ -120,12 +120,41 @@ def test_output_numbers_are_compared_within_the_stated_tolerance():
     assert drift(notebook(table.format("0.404", "5.6")), notebook(table.format("0.504", "5.6"))) == [(0, "0.404", "0.504")]
 
 
+def _execute_or_error(path):
+    try:
+        return execute_notebook(path, quick=True), None
+    except Exception as error:  # reported by the notebook's own test
+        return None, error
+
+
+@pytest.fixture(scope="module")
+def executed():
+    """Every notebook executed once (GFR_QUICK=1), two at a time: each runs in its own kernel and folder,
+    and most of a run is kernel start-up and imports, which two kernels overlap on two cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Set for the whole pool: execute_notebook restores the previous value, which threads would otherwise race on.
+    previous = os.environ.get("GFR_QUICK")
+    os.environ["GFR_QUICK"] = "1"
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip(EXPECTED, pool.map(_execute_or_error, [PATHS[name] for name in EXPECTED])))
+    finally:
+        if previous is None:
+            os.environ.pop("GFR_QUICK", None)
+        else:
+            os.environ["GFR_QUICK"] = previous
+
+
 @pytest.mark.parametrize("name", EXPECTED)
-def test_executes_and_gives_the_committed_numbers(name):
+def test_executes_and_gives_the_committed_numbers(name, executed):
     """A fresh run (GFR_QUICK=1, as committed) shows the numbers the committed outputs quote, within the tolerance."""
     import nbformat
 
-    notebook, seconds = execute_notebook(PATHS[name], quick=True)
+    result, error = executed[name]
+    if error is not None:
+        raise error
+    notebook, seconds = result
     print(f"{name}: {seconds:.1f} s")
     code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
     assert any("image/png" in out.get("data", {}) for cell in code for out in cell["outputs"])

@@ -11,10 +11,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _start(code):
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _last_line(process, timeout=300):
+    stdout, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    return stdout.strip().splitlines()[-1]
+
+
 def _python(code, timeout=300):
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
-    return result.stdout.strip().splitlines()[-1]
+    return _last_line(_start(code), timeout)
 
 
 def test_import_gfr_keras_and_keras_free_modules_do_not_import_tensorflow():
@@ -70,15 +78,18 @@ def test_keras_classes_registered_when_a_gfr_keras_module_imports_keras_first():
     """Keras imported by gfr_keras itself (half-way through `gfr_keras.neurons.layer`): every class
     is registered once that import is done, with no circular import on the way."""
     names = ["GFR", "GFRCell", "OneHot", "PolynomialActivation", "GFRModel", "GFRNetworkRNN", "ReadoutCrossentropy", "ScaledAdam"]
+    # One fresh interpreter per way in, started together (each pays Keras' import).
+    processes = {}
     for first in ("import gfr_keras as gk; gk.GFR(3)", "from gfr_keras.neurons.layer import GFR"):
-        code = f"""
+        processes[first] = _start(f"""
 import sys
 {first}
 assert "keras" in sys.modules
 import keras
 print([n for n in {names!r} if keras.saving.get_registered_object("gfr_keras>" + n) is None])
-"""
-        assert _python(code) == "[]", first
+""")
+    for first, process in processes.items():
+        assert _last_line(process) == "[]", first
 
 
 def test_no_test_or_script_puts_a_folder_on_the_import_path():

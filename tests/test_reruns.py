@@ -23,10 +23,9 @@ def _tree(folder):
 
 
 @pytest.fixture(scope="module")
-def fitted(processed, tmp_path_factory):
-    out = tmp_path_factory.mktemp("fitted")
-    assert _fit(processed, out) == 0
-    return out
+def fitted(fits_20_20):
+    """The session's fit folder, made by `_fit(processed, out)` (shared with tests/test_fit_commands.py)."""
+    return fits_20_20
 
 
 def test_settings_differences_name_each_nested_setting():
@@ -113,7 +112,8 @@ def test_a_folder_fitted_before_settings_were_recorded(fitted, processed, tmp_pa
 
 # -- gfr train-network ------------------------------------------------------------------
 
-SMALL_RUN = ["train-network", "--n-nodes", "8", "--limit", "256", "--batch-size", "64"]
+#: No XLA: compiling costs about 17 s a run on 2 cores and these tests are about run folders, not compilation.
+SMALL_RUN = ["train-network", "--n-nodes", "8", "--limit", "256", "--batch-size", "64", "--jit-compile", "off"]
 
 
 def _epochs(run):

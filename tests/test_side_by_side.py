@@ -20,7 +20,8 @@ check_same_digits, compare_models = lmnist_accuracy.check_same_digits, lmnist_ac
 
 def test_seeds_vary_the_weights_not_the_digits(tmp_path):
     """`--seed` changes the run; the validation and test digits stay those of `--split-seed` (0 by default)."""
-    small = ["train-network", "--baseline", "simple_rnn", "--n-nodes", "8", "--limit", "256", "--epochs", "1"]
+    small = ["train-network", "--baseline", "simple_rnn", "--n-nodes", "8", "--limit", "256", "--epochs", "1",
+             "--jit-compile", "off"]
     results, weights = {}, {}
     for seed in (0, 1):
         out = tmp_path / f"seed_{seed}"
