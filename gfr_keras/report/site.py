@@ -18,7 +18,7 @@ from importlib import resources
 import gfr_keras as gk
 from gfr_keras.errors import OutputError
 from gfr_keras.io_utils import to_json
-from gfr_keras.report import curves
+from gfr_keras.report.curves import activation_curves, fi_points, kernels as kernel_curves, noise_predictions
 from gfr_keras.report.data import ALLEN_CELL_URL, collect_cells, index_payload
 
 ASSETS = ("plot.js", "index.js", "cell.js", "report.css")
@@ -123,13 +123,13 @@ def _cell_payloads(cells, processed, configurations, dataset, provenance=""):
         fi = [None] * len(ids)
         noise = [None] * len(ids)
         if recorded:
-            for i, points in zip(recorded, curves.fi_points(recorded_cells, configuration[1])):
+            for i, points in zip(recorded, fi_points(recorded_cells, configuration[1])):
                 fi[i] = points
-            predictions = curves.noise_predictions([records[i] for i in recorded], recorded_cells, configuration[0])
+            predictions = noise_predictions([records[i] for i in recorded], recorded_cells, configuration[0])
             for i, prediction in zip(recorded, predictions):
                 noise[i] = prediction
-        activation = curves.activation_curves(records, fi)
-        kernels = curves.kernels(records, configuration[0])
+        activation = activation_curves(records, fi)
+        kernels = kernel_curves(records, configuration[0])
         for i, cell_id in enumerate(ids):
             pages[cell_id]["configurations"].append({
                 "bin_size": configuration[0],
