@@ -26,6 +26,7 @@ Ratios are to SimpleRNN from the same invocation.
 
 import argparse
 import csv
+import json
 import os
 import platform
 import shutil
@@ -110,8 +111,6 @@ def time_command(flags, run_dir, cache_dir):
     with open(os.path.join(run_dir, "history.csv"), newline="") as handle:
         rows = list(csv.DictReader(handle))
     with open(os.path.join(run_dir, "result.json")) as handle:
-        import json
-
         result = json.load(handle)
     steps = int(round(result["train_samples_per_s"] * result["wall_time_s"] / result["epochs"] / result["batch_size"]))
     later = [float(row["train_time_s"]) for row in rows[1:]]

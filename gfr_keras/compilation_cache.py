@@ -50,9 +50,11 @@ def enable_compilation_cache(directory=None, backend=None, min_compile_time_s=1.
     folder = os.path.join(os.fspath(directory or default_cache_directory()), backend)
     os.makedirs(folder, exist_ok=True)
     if backend == "tensorflow":
-        flags = os.environ.get("TF_XLA_FLAGS", "")
-        if _TENSORFLOW_FLAG not in flags:
-            os.environ["TF_XLA_FLAGS"] = f"{flags} {_TENSORFLOW_FLAG}={folder}".strip()
+        flags = os.environ.get("TF_XLA_FLAGS", "").split()
+        already = [flag.split("=", 1)[1] for flag in flags if flag.startswith(_TENSORFLOW_FLAG + "=")]
+        if already:  # set before (by the user or an earlier call): that folder is the one TensorFlow uses
+            return already[0]
+        os.environ["TF_XLA_FLAGS"] = " ".join([*flags, f"{_TENSORFLOW_FLAG}={folder}"])
     else:
         import jax
 

@@ -44,3 +44,11 @@ def test_gfr_reads_its_setting_from_the_environment(monkeypatch, tmp_path):
     assert cache_setting_from_environment() == (True, str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_directory() == os.path.join(str(tmp_path), "gfr", "compiled")
+
+
+def test_a_folder_already_given_to_tensorflow_is_the_one_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("TF_XLA_FLAGS", f"--tf_xla_persistent_cache_directory={tmp_path / 'mine'}")
+    from gfr_keras.compilation_cache import enable_compilation_cache
+
+    assert enable_compilation_cache(tmp_path / "other", backend="tensorflow") == str(tmp_path / "mine")
+    assert os.environ["TF_XLA_FLAGS"] == f"--tf_xla_persistent_cache_directory={tmp_path / 'mine'}"
