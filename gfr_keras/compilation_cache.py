@@ -27,9 +27,10 @@ def default_cache_directory():
 def enable_compilation_cache(directory=None, backend=None, min_compile_time_s=1.0):
     """Keep compiled steps in `directory` (default: `default_cache_directory()`), one folder per backend.
 
-    Call it before the process compiles its first step: TensorFlow reads its
-    XLA flags (`TF_XLA_FLAGS`) once, at the first compilation; JAX reads its
-    setting at every compilation. A cached step is used only for the same
+    Call it before the process runs its first TensorFlow op: TensorFlow reads
+    its XLA flags (`TF_XLA_FLAGS`) once, when it sets up its devices at the
+    first op (a later call is silently ignored: nothing is cached); JAX reads
+    its setting at every compilation. A cached step is used only for the same
     program, shapes and compiler, so the cache never changes a result; delete
     the folder to reclaim its space.
 
@@ -42,9 +43,10 @@ def enable_compilation_cache(directory=None, backend=None, min_compile_time_s=1.
     Returns:
         The folder used, or None for a backend without a persistent cache.
     """
-    import keras
+    if backend is None:
+        import keras
 
-    backend = backend or keras.backend.backend()
+        backend = keras.backend.backend()
     if backend not in ("tensorflow", "jax"):
         return None
     folder = os.path.join(os.fspath(directory or default_cache_directory()), backend)

@@ -52,3 +52,24 @@ def test_a_folder_already_given_to_tensorflow_is_the_one_reported(monkeypatch, t
 
     assert enable_compilation_cache(tmp_path / "other", backend="tensorflow") == str(tmp_path / "mine")
     assert os.environ["TF_XLA_FLAGS"] == f"--tf_xla_persistent_cache_directory={tmp_path / 'mine'}"
+
+
+CLI_SCRIPT = """
+import os, sys
+os.environ["GFR_COMPILATION_CACHE"] = sys.argv[1]
+from training.cli import _load_libraries
+_load_libraries()  # what every `gfr` stage that uses Keras runs first
+import keras, numpy as np
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+model.compile("sgd", "mse", jit_compile=True)
+model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), batch_size=4, verbose=0)
+"""
+
+
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                    reason="JAX keeps only steps that took a second to compile; TensorFlow keeps every one")
+def test_the_gfr_command_fills_the_cache_it_names(tmp_path):
+    # TensorFlow reads TF_XLA_FLAGS when it sets up its devices: set after the first op, nothing is cached.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", CLI_SCRIPT, str(tmp_path)], cwd=root, capture_output=True, text=True, check=True)
+    assert _entries(tmp_path / "tensorflow"), "gfr's cache folder stayed empty: the XLA flag was set too late"

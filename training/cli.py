@@ -75,6 +75,11 @@ def native_stderr_silenced():
 
 
 def _load_libraries(quiet=True):
+    from gfr_keras.compilation_cache import cache_setting_from_environment, enable_compilation_cache
+
+    enabled, folder = cache_setting_from_environment()
+    if enabled:  # TensorFlow reads its XLA flags when it sets up its devices, at the first op below
+        enable_compilation_cache(folder, backend="tensorflow")
     with native_stderr_silenced() if quiet else contextlib.nullcontext():
         try:
             import keras  # imports the backend: TensorFlow or JAX
@@ -83,13 +88,10 @@ def _load_libraries(quiet=True):
             keras.ops.add(keras.ops.zeros(1), 1.0)  # devices are set up at the first op: its lines too
         except Exception:  # the error itself is raised again below, with stderr back
             pass
-    import gfr_keras  # noqa: F401
+    import keras
 
-    from gfr_keras.compilation_cache import cache_setting_from_environment, enable_compilation_cache
-
-    enabled, folder = cache_setting_from_environment()
-    if enabled:  # before the stage compiles anything
-        enable_compilation_cache(folder)
+    if enabled and keras.backend.backend() == "jax":  # JAX reads its setting at each compilation
+        enable_compilation_cache(folder, backend="jax")
 
 
 def main(argv=None):
