@@ -52,14 +52,13 @@ PUBLISHED_FIGURE = re.compile(r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*s per ep
 
 def epoch_seconds(cells, activations, epochs, jit_compile=None):
     """Median wall time (s) of epochs 2..`epochs` of one `fit_neurons` run on the whole population."""
-    from gfr_keras.fitting.trainer import fit_neurons
+    from gfr_keras.fitting.trainer import fit_neurons_with_history
 
     config = {"hparams": [{"lr": 1e-3, "epochs": epochs}], "early_stop_repeats": 10**9}
-    stats = {}
-    results = fit_neurons(cells, activations, BIN_MS, config=config, jit_compile=jit_compile, stats=stats)
+    results, history = fit_neurons_with_history(cells, activations, BIN_MS, config=config, jit_compile=jit_compile)
     if not all(r["epochs"] == epochs for r in results):
         raise RuntimeError(f"a benchmark cell stopped early: {[r.get('failure_reason') for r in results[:3]]}")
-    return float(np.median(stats["epoch_seconds"][1:]))
+    return float(np.median(history["epoch_seconds"][1:]))
 
 
 def published_seconds(command, timeout_s=1800):

@@ -20,6 +20,9 @@ Measured per population of N cells (benchmark cells, 20 ms bins, N units):
 - `engine epoch`: the same epoch by `gfr_keras.fitting.fit_neurons` (median of
   epochs 2..E, as fit_throughput.py measures it), and its ratio to the ceiling.
 
+Ceiling and engine are timed in interleaved rounds (`--rounds`), so that a
+change of the machine's load reaches both; each figure is the median.
+
     KERAS_BACKEND=jax python benchmarks/scan_ceiling.py --cells 100 1000
     KERAS_BACKEND=jax python benchmarks/scan_ceiling.py --cells 2048 7000    # a GPU
 """
@@ -130,17 +133,23 @@ def timed(fn, repeats):
     return statistics.median(seconds)
 
 
-def measure(n_cells, repeats, engine_epochs):
+def measure(n_cells, repeats, engine_epochs, rounds):
+    """Medians over `rounds` interleaved rounds (ceiling, then engine), so both see the same machine load."""
     arrays, activations = simulate(n_cells, (BIN_MS,), seed=0)
     batches = {name: tuple(jnp.asarray(x) for x in by_bin[BIN_MS]) for name, by_bin in arrays.items()}
     params, activation, lam = population(activations)
     moments = ([jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params])
     value_and_grad = jax.jit(jax.value_and_grad(loss))
-    fwd_bwd = timed(lambda: value_and_grad(params, activation, lam, *batches["Noise 1"]), repeats)
-    epoch = timed(lambda: ceiling_epoch(params, moments, jnp.float32(0), activation, lam, batches), repeats)
-    engine = epoch_seconds(cells_from_arrays(arrays), activations, engine_epochs)
-    return {"cells": n_cells, "fwd_bwd_noise_s": fwd_bwd, "ceiling_epoch_s": epoch, "engine_epoch_s": engine,
-            "engine_over_ceiling": engine / epoch}
+    cells = cells_from_arrays(arrays)
+    fwd_bwd, ceiling, engine = [], [], []
+    for _ in range(rounds):
+        fwd_bwd.append(timed(lambda: value_and_grad(params, activation, lam, *batches["Noise 1"]), repeats))
+        ceiling.append(timed(lambda: ceiling_epoch(params, moments, jnp.float32(0), activation, lam, batches), repeats))
+        engine.append(epoch_seconds(cells, activations, engine_epochs))
+    ratios = [e / c for e, c in zip(engine, ceiling)]
+    return {"cells": n_cells, "fwd_bwd_noise_s": statistics.median(fwd_bwd), "ceiling_epoch_s": statistics.median(ceiling),
+            "engine_epoch_s": statistics.median(engine), "engine_over_ceiling": statistics.median(ratios),
+            "ratio_range": (min(ratios), max(ratios))}
 
 
 def main():
@@ -148,6 +157,7 @@ def main():
     parser.add_argument("--cells", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--repeats", type=int, default=10, help="timed calls of each compiled function (median)")
     parser.add_argument("--engine-epochs", type=int, default=6, help="engine epochs (median of 2..E)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of ceiling and engine (median)")
     args = parser.parse_args()
     import keras
 
@@ -158,12 +168,14 @@ def main():
     print(f"scan vs GFR layer, 20 cells, Noise 1: largest rate difference {difference:.2e} /ms\n")
     if not difference < 1e-4:
         raise SystemExit("the scan does not compute the GFR layer's rates; not a ceiling of the same model")
+    print(f"medians of {args.rounds} interleaved rounds; engine / ceiling: median of the rounds' ratios [range]\n")
     print("| cells | fwd+bwd Noise 3 x 1,100 (ms) | ceiling epoch (ms) | engine epoch (ms) | engine / ceiling |")
     print("|---:|---:|---:|---:|---:|")
     for n in args.cells:
-        row = measure(n, args.repeats, args.engine_epochs)
+        row = measure(n, args.repeats, args.engine_epochs, args.rounds)
+        low, high = row["ratio_range"]
         print(f"| {n} | {row['fwd_bwd_noise_s'] * 1e3:.1f} | {row['ceiling_epoch_s'] * 1e3:.1f} | "
-              f"{row['engine_epoch_s'] * 1e3:.1f} | {row['engine_over_ceiling']:.2f} |", flush=True)
+              f"{row['engine_epoch_s'] * 1e3:.1f} | {row['engine_over_ceiling']:.2f} [{low:.2f}-{high:.2f}] |", flush=True)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ VALIDATION_STIMULUS = "Noise 1"  # re-uses a training stimulus, as the published
 TEST_STIMULUS = "Noise 2"
 
 
-def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, stats=None, start_params=None):
+def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, start_params=None):
     """Fit alpha and beta of every cell, its activation frozen unless `config.freeze_activation` is false (spec section 6).
 
     One population holds `len(hparams)` copies of every cell, one per learning-rate
@@ -55,9 +55,6 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         config: the fit config (a `FitConfig`, a dict of overrides, or None for the published one).
         jit_compile: XLA for the training step under TensorFlow; default on up to
             300 units (measured faster there on CPU, slower above). JAX always compiles with XLA.
-        stats: optional dict; receives `epoch_seconds`, `train_epochs`'s wall time of
-            every epoch of the whole population, s (the first includes tracing and
-            compilation), which the per-cell results cannot carry.
         start_params: optional list (one per cell) of saved parameter dicts or
             None: every run of such a cell starts from them (`config.finetune`).
 
@@ -66,11 +63,22 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
         `train_loss`, `test_loss` (final values of the kept run),
         `train_losses`, `test_losses` (curves), `lr`, `epochs`, `status`.
     """
+    return fit_neurons_with_history(cells, activations, bin_size_ms, C, config, jit_compile, start_params)[0]
+
+
+def fit_neurons_with_history(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile=None, start_params=None):
+    """`fit_neurons`, and the whole population's epoch loop: `(results, history)`.
+
+    `history` is `train_epochs`' dict (per-unit loss curves, and `epoch_seconds`:
+    the wall time of every epoch of the whole population, s, the first including
+    tracing and compilation), which the per-cell results cannot carry; None when
+    no cell could be fitted.
+    """
     config = FitConfig.coerce(config)
     groups = stimulus_groups(cells, bin_size_ms)
     results = triage(activations, groups, bin_size_ms)
     if all(result is not None for result in results):
-        return results  # nothing to fit (e.g. no cell of the chunk has Noise 2 sweeps: there is no test batch)
+        return results, None  # nothing to fit (e.g. no cell of the chunk has Noise 2 sweeps: there is no test batch)
     population = build_population(activations, results, bin_size_ms, config, start_params)
     if jit_compile is None:
         jit_compile = population.layer.units <= 300  # measured under TensorFlow: XLA wins up to a few hundred units on CPU
@@ -82,10 +90,8 @@ def fit_neurons(cells, activations, bin_size_ms, C=0.0, config=None, jit_compile
     fixed_frozen = np.array([r is not None for r in results] * n_runs)
     history = train_epochs(population, [batches[name] for name in order], batches[TEST_STIMULUS], fixed_frozen,
                            bin_size_ms, C, config, jit_compile)
-    if stats is not None:
-        stats["epoch_seconds"] = history["epoch_seconds"]
     population.write_back()
-    return select_runs(population, groups, history, results, config, jit_compile)
+    return select_runs(population, groups, history, results, config, jit_compile), history
 
 
 def triage(activations, groups, bin_size_ms):
@@ -193,15 +199,17 @@ def train_epochs(population, train_batches, test_batch, frozen, bin_size_ms, C, 
                 active[run * n_cells : (run + 1) * n_cells] = False
         if not active.any():
             break
-        epoch_loss, n_batches = np.zeros(n_units), np.zeros(n_units)
-        for tensors, length, present in train_batches:
+        epoch_loss, n_batches, step_losses = np.zeros(n_units), np.zeros(n_units), []
+        for tensors, _, present in train_batches:
             population.set_active(active & present)  # a cell without this stimulus sits the step out
-            per_unit = step(*tensors)
+            step_losses.append(step(*tensors))
+        test_loss = evaluate(*test_batch[0])
+        # Read back once the epoch's steps are queued: a read after each step would wait for it to finish.
+        for per_unit, (_, length, present) in zip(step_losses, train_batches):
             epoch_loss += np.where(present, ops.convert_to_numpy(per_unit) / length, 0.0)
             n_batches += present
         epoch_loss /= np.maximum(n_batches, 1)  # per batch the cell has, as the published loop
-        tensors, length, _ = test_batch
-        test_loss = ops.convert_to_numpy(evaluate(*tensors)) / length
+        test_loss = ops.convert_to_numpy(test_loss) / test_batch[1]
         for unit in np.flatnonzero(active):
             train_curves[unit].append(float(epoch_loss[unit]))
             test_curves[unit].append(float(test_loss[unit]))
