@@ -114,19 +114,9 @@ class GFRCell(keras.layers.Layer):
                 f"current_pa: last axis must be 1 (one current drives every unit) or "
                 f"units={self.units}, got input shape {tuple(input_shape)}"
             )
-        shape = (self.units, self.n_traces)
-        self.alpha = self.add_weight(
-            shape=shape,
-            initializer=self.alpha_initializer,
-            trainable=not self.freeze_alpha_beta,
-            name="alpha",
-        )
-        self.beta = self.add_weight(
-            shape=shape,
-            initializer=self.beta_initializer,
-            trainable=not self.freeze_alpha_beta,
-            name="beta",
-        )
+        shape, trainable = (self.units, self.n_traces), not self.freeze_alpha_beta
+        self.alpha = self.add_weight(shape=shape, initializer=self.alpha_initializer, trainable=trainable, name="alpha")
+        self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, trainable=trainable, name="beta")
         lam = np.asarray(self.decay_rates_init)
         self.decay_rates = self.add_weight(
             shape=lam.shape, initializer="zeros", trainable=False, name="decay_rates"
