@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from gfr_keras.neurons.initializers import OneHot
+from gfr_keras.neurons.input_checks import check_units
 from gfr_keras.neurons.params import stack_g_params
 
 
@@ -70,8 +71,7 @@ class PolynomialActivation(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        check_units(units)
         if not isinstance(degree, int) or isinstance(degree, bool) or degree < 0:
             raise ValueError(f"degree: expected a non-negative integer, got {degree!r}")
         if not max_current_pa > 0:

@@ -6,7 +6,7 @@ from keras import ops
 
 from gfr_keras.neurons.activation import PolynomialActivation
 from gfr_keras.neurons.initializers import OneHot
-from gfr_keras.neurons.input_checks import check_current
+from gfr_keras.neurons.input_checks import check_current, check_units
 from gfr_keras.neurons.params import stack_params, unstack_params
 from gfr_keras.neurons.step import NeuronState, NeuronWeights, flatten_traces, gfr_step, unflatten_traces
 from gfr_keras.neurons.timescales import decay_rates as decay_rates_for_bin_size
@@ -65,8 +65,7 @@ class GFRCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        check_units(units)
         if decay_rates is None:
             if bin_size_ms is None:
                 bin_size_ms = 20
