@@ -45,6 +45,22 @@ def build_model(name, jit):
     return model
 
 
+def step_times_ms(models, x, targets, rounds):
+    """`{name: [ms of each timed step]}`: `rounds` blocks of 10 `train_on_batch` steps per model, the models
+    interleaved block by block so that a slower stretch of a shared machine touches every model alike."""
+    for name, model in models.items():
+        for _ in range(3):  # compile outside the timing
+            model.train_on_batch(x, targets[name])
+    times = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, model in models.items():
+            for _ in range(10):
+                start = time.perf_counter()
+                model.train_on_batch(x, targets[name])
+                times[name].append(1000 * (time.perf_counter() - start))
+    return times
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=MODELS)
@@ -55,22 +71,13 @@ def main():
     x, y = images[:64], labels[:64]
     models = {name: build_model(name, args.jit_compile == "on") for name in args.models}
     targets = {name: network_targets(y, model) for name, model in models.items()}
-    for name, model in models.items():
-        for _ in range(3):  # compile outside the timing
-            model.train_on_batch(x, targets[name])
-    times = {name: [] for name in models}
-    for _ in range(args.rounds):
-        for name, model in models.items():
-            for _ in range(10):
-                start = time.perf_counter()
-                model.train_on_batch(x, targets[name])
-                times[name].append(1000 * (time.perf_counter() - start))
+    times = step_times_ms(models, x, targets, args.rounds)
     reference = statistics.median(times[args.models[0]])
     print(f"\nXLA {args.jit_compile}; median of {10 * args.rounds} steps per model\n")
     print(f"| model | ms per step | / {args.models[0]} |")
     print("|---|---:|---:|")
-    for name, values in times.items():
-        print(f"| {name} | {statistics.median(values):.1f} | {statistics.median(values) / reference:.2f} |")
+    print("\n".join(f"| {name} | {statistics.median(ms):.1f} | {statistics.median(ms) / reference:.2f} |"
+                    for name, ms in times.items()))
 
 
 if __name__ == "__main__":

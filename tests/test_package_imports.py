@@ -104,3 +104,19 @@ def test_no_test_or_script_puts_a_folder_on_the_import_path():
         if edits.search(line)
     ]
     assert not found, found
+
+
+def test_attach_lazily_derives_the_submodules_from_the_names_table():
+    """A package names each submodule once: as a key of its names (dotted keys give their first part) or
+    among `other_modules`; each name is imported from its module when first read."""
+    from gfr_keras._lazy_package import attach_lazily
+    from gfr_keras.fitting.config import FitConfig
+    from gfr_keras.units import HZ_PER_PER_MS
+
+    getattr_, dir_, all_ = attach_lazily(
+        "gfr_keras", {"units": "HZ_PER_PER_MS", "fitting.config": "FitConfig load_fit_config"}, other_modules=("errors",)
+    )
+    assert all_ == ["FitConfig", "HZ_PER_PER_MS", "errors", "fitting", "load_fit_config", "units"]
+    assert dir_() == all_
+    assert getattr_("HZ_PER_PER_MS") == HZ_PER_PER_MS and getattr_("FitConfig") is FitConfig
+    assert getattr_("errors").__name__ == "gfr_keras.errors" and getattr_("fitting").__name__ == "gfr_keras.fitting"

@@ -8,26 +8,20 @@ and the base modules (the species of a cell from `allen_metadata`); never `ephys
 `fitting`, `network` or `serving`.
 """
 
-# Imported on first use (lazy_loader): records, fits and filters need no Keras.
-import lazy_loader
+# Imported on first use: records, fits and filters need no Keras.
+from gfr_keras._lazy_package import attach_lazily
 
-__getattr__, __dir__, __all__ = lazy_loader.attach(
-    __name__,
-    submodules=("build", "filters", "fits", "frames", "lookup", "metrics", "provenance", "records", "table"),
-    submod_attrs={
-        "build": ("build_dataset", "build_records", "format_table"),
-        "fits": ("FitStatus", "read_fits"),
-        "filters": ("MAX_TRAIN_LOSS", "MIN_VAL_EVR", "passes_filters"),
-        "frames": ("load_dataset",),
-        "lookup": ("GFRModel", "load_gfr_model", "lookup_records", "population_from_records"),
-        "metrics": (
-            "explained_variance", "explained_variance_ratio", "quantize_rates", "quantized_explained_variance_ratio",
-        ),
-        "provenance": ("describe_provenance", "read_provenance", "sidecar_path"),
-        "records": (
-            "COLUMNS", "METRICS", "REFERENCE_DATASET_PATH", "SHIPPED_DATASET_PATH", "DatasetError", "read_dataset",
-            "records_from_frames", "validate_record", "validate_records", "write_dataset",
-        ),
-        "table": ("parameter_table",),
-    },
-)
+__getattr__, __dir__, __all__ = attach_lazily(__name__, {
+    "build": "build_dataset build_records format_table",
+    "filters": "MAX_TRAIN_LOSS MIN_VAL_EVR passes_filters",
+    "fits": "FitStatus read_fits",
+    "frames": "load_dataset",
+    "lookup": "GFRModel load_gfr_model lookup_records population_from_records",
+    "metrics": "explained_variance explained_variance_ratio quantize_rates quantized_explained_variance_ratio",
+    "provenance": "describe_provenance read_provenance sidecar_path",
+    "records": (
+        "COLUMNS METRICS REFERENCE_DATASET_PATH SHIPPED_DATASET_PATH DatasetError read_dataset records_from_frames "
+        "validate_record validate_records write_dataset"
+    ),
+    "table": "parameter_table",
+})

@@ -6,8 +6,6 @@ from keras import ops
 from gfr_keras.network.cell import float_or_list
 
 
-
-
 @keras.saving.register_keras_serializable(package="gfr_keras")
 class AppendZeroSteps(keras.layers.Layer):
     """`[batch, time, features]` -> `[batch, time + steps, features]` with zero rows appended."""
@@ -28,8 +26,19 @@ class AppendZeroSteps(keras.layers.Layer):
         return {**super().get_config(), "steps": self.steps}
 
 
+class _StepRange(keras.layers.Layer):
+    """The base of the layers that take steps `first .. first + count - 1` of a sequence `[batch, time, ...]`."""
+
+    def __init__(self, first, count, **kwargs):
+        super().__init__(**kwargs)
+        self.first, self.count = int(first), int(count)
+
+    def get_config(self):
+        return {**super().get_config(), "first": self.first, "count": self.count}
+
+
 @keras.saving.register_keras_serializable(package="gfr_keras")
-class SelectSteps(keras.layers.Layer):
+class SelectSteps(_StepRange):
     """`[batch, time, features]` -> steps `first .. first + count - 1`: what the readout reads.
 
     Slicing the rates before the readout (rather than its logits after) leaves
@@ -37,31 +46,20 @@ class SelectSteps(keras.layers.Layer):
     storing them for the backward pass (`GFRNetworkRNN(trained_from_step=...)`).
     """
 
-    def __init__(self, first, count, **kwargs):
-        super().__init__(**kwargs)
-        self.first, self.count = int(first), int(count)
-
     def call(self, inputs):
         return inputs[:, self.first : self.first + self.count]
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.count, *input_shape[2:])
 
-    def get_config(self):
-        return {**super().get_config(), "first": self.first, "count": self.count}
-
 
 @keras.saving.register_keras_serializable(package="gfr_keras")
-class ReadoutSteps(keras.layers.Layer):
+class ReadoutSteps(_StepRange):
     """Logits `[batch, time, classes]` -> the readout steps `first .. first + count - 1`.
 
     Returns `(logits at first [batch, classes], their logits [batch, count, classes],
     mean softmax over them [batch, classes])`.
     """
-
-    def __init__(self, first, count, **kwargs):
-        super().__init__(**kwargs)
-        self.first, self.count = int(first), int(count)
 
     def call(self, logits):
         readout = logits[:, self.first : self.first + self.count]
@@ -70,9 +68,6 @@ class ReadoutSteps(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, classes = input_shape[0], input_shape[2]
         return (batch, classes), (batch, self.count, classes), (batch, classes)
-
-    def get_config(self):
-        return {**super().get_config(), "first": self.first, "count": self.count}
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")

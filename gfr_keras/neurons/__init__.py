@@ -9,20 +9,16 @@ Layering: imports only Keras, numpy and `gfr_keras.units`/`gfr_keras.io_utils`;
 every other subpackage may import it, it imports none of them.
 """
 
-# Imported on first use (lazy_loader): the time scales and parameter checks need no Keras.
-import lazy_loader
+# Imported on first use: the time scales and parameter checks need no Keras.
+from gfr_keras._lazy_package import attach_lazily
 
-__getattr__, __dir__, __all__ = lazy_loader.attach(
-    __name__,
-    submodules=("activation", "cell", "initializers", "input_checks", "kernels", "layer", "params", "step", "timescales"),
-    submod_attrs={
-        "activation": ("ActivationWeights", "PolynomialActivation", "polynomial_rates"),
-        "cell": ("GFRCell",),
-        "initializers": ("OneHot",),
-        "kernels": ("kernel_over_time",),
-        "layer": ("GFR",),
-        "params": ("ParameterError", "fresh_params", "validate_params"),
-        "step": ("NeuronState", "NeuronWeights", "gfr_step"),
-        "timescales": ("CONFIGURATIONS", "decay_rates"),
-    },
-)
+__getattr__, __dir__, __all__ = attach_lazily(__name__, {
+    "activation": "ActivationWeights PolynomialActivation polynomial_rates",
+    "cell": "GFRCell",
+    "initializers": "OneHot",
+    "kernels": "kernel_over_time",
+    "layer": "GFR",
+    "params": "ParameterError fresh_params validate_params",
+    "step": "NeuronState NeuronWeights gfr_step",
+    "timescales": "CONFIGURATIONS decay_rates",
+}, other_modules=("input_checks",))

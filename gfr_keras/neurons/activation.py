@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from gfr_keras.neurons.initializers import OneHot
+from gfr_keras.neurons.input_checks import check_units
 from gfr_keras.neurons.params import stack_g_params
 
 
@@ -70,8 +71,7 @@ class PolynomialActivation(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        check_units(units)
         if not isinstance(degree, int) or isinstance(degree, bool) or degree < 0:
             raise ValueError(f"degree: expected a non-negative integer, got {degree!r}")
         if not max_current_pa > 0:
@@ -101,25 +101,15 @@ class PolynomialActivation(keras.layers.Layer):
         self.poly_coeff = self.add_weight(
             shape=(self.units, self.degree + 1), initializer=self.coeff_initializer, name="poly_coeff"
         )
-        self.max_current_pa = self.add_weight(
-            shape=(self.units,),
-            initializer=keras.initializers.Constant(self.max_current_pa_init),
-            trainable=False,
-            name="max_current_pa",
-        )
-        self.max_firing_rate_per_ms = self.add_weight(
-            shape=(self.units,),
-            initializer=keras.initializers.Constant(self.max_firing_rate_per_ms_init),
-            trainable=False,
-            name="max_firing_rate_per_ms",
-        )
+        self.max_current_pa = self._fixed_weight("max_current_pa", self.max_current_pa_init)
+        self.max_firing_rate_per_ms = self._fixed_weight("max_firing_rate_per_ms", self.max_firing_rate_per_ms_init)
         # Per-unit degree, so get_params returns each neuron's own coefficient list.
-        self.degree_per_unit = self.add_weight(
-            shape=(self.units,),
-            initializer=keras.initializers.Constant(self.degree),
-            trainable=False,
-            dtype="int32",
-            name="degree_per_unit",
+        self.degree_per_unit = self._fixed_weight("degree_per_unit", self.degree, dtype="int32")
+
+    def _fixed_weight(self, name, value, dtype=None):
+        """A `[units]` weight that starts at `value` and is not trained (`set_arrays` assigns each unit's own)."""
+        return self.add_weight(
+            shape=(self.units,), initializer=keras.initializers.Constant(value), trainable=False, dtype=dtype, name=name
         )
 
     def read_weights(self):

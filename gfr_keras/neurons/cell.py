@@ -6,7 +6,7 @@ from keras import ops
 
 from gfr_keras.neurons.activation import PolynomialActivation
 from gfr_keras.neurons.initializers import OneHot
-from gfr_keras.neurons.input_checks import check_current
+from gfr_keras.neurons.input_checks import check_current, check_units
 from gfr_keras.neurons.params import stack_params, unstack_params
 from gfr_keras.neurons.step import NeuronState, NeuronWeights, flatten_traces, gfr_step, unflatten_traces
 from gfr_keras.neurons.timescales import decay_rates as decay_rates_for_bin_size
@@ -65,8 +65,7 @@ class GFRCell(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        check_units(units)
         if decay_rates is None:
             if bin_size_ms is None:
                 bin_size_ms = 20
@@ -114,19 +113,9 @@ class GFRCell(keras.layers.Layer):
                 f"current_pa: last axis must be 1 (one current drives every unit) or "
                 f"units={self.units}, got input shape {tuple(input_shape)}"
             )
-        shape = (self.units, self.n_traces)
-        self.alpha = self.add_weight(
-            shape=shape,
-            initializer=self.alpha_initializer,
-            trainable=not self.freeze_alpha_beta,
-            name="alpha",
-        )
-        self.beta = self.add_weight(
-            shape=shape,
-            initializer=self.beta_initializer,
-            trainable=not self.freeze_alpha_beta,
-            name="beta",
-        )
+        shape, trainable = (self.units, self.n_traces), not self.freeze_alpha_beta
+        self.alpha = self.add_weight(shape=shape, initializer=self.alpha_initializer, trainable=trainable, name="alpha")
+        self.beta = self.add_weight(shape=shape, initializer=self.beta_initializer, trainable=trainable, name="beta")
         lam = np.asarray(self.decay_rates_init)
         self.decay_rates = self.add_weight(
             shape=lam.shape, initializer="zeros", trainable=False, name="decay_rates"

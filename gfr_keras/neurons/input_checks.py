@@ -1,4 +1,4 @@
-"""Checks on tensors handed to GFR layers, with errors that name the argument."""
+"""Checks on the arguments and tensors handed to GFR layers, with errors that name the argument."""
 
 import numpy as np
 import keras
@@ -18,6 +18,12 @@ def concrete_value(x):
         return ops.convert_to_numpy(x)
     except Exception:  # a symbolic tensor or a JAX tracer holds no values yet
         return None
+
+
+def check_units(units):
+    """`units` (a layer's number of neurons) is a positive int, else `ValueError` naming it."""
+    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+        raise ValueError(f"units: expected a positive integer, got {units!r}")
 
 
 def check_current(x, name="current_pa", ndim=3, units=None):

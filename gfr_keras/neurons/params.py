@@ -50,6 +50,27 @@ def _check_array(value, field, expected_shape, context):
     return shape
 
 
+def _check_fields(value, keys, context, field=None, prefix=""):
+    """`value` is a dict holding every key of `keys`; `field` names the dict in messages (None: it is the
+    record `context` itself), `prefix` goes before each missing key's name."""
+    if not isinstance(value, dict):
+        where = "" if field is None else f" field '{field}':"
+        raise ParameterError(f"{context}:{where} expected a dict, got {type(value).__name__}")
+    for key in keys:
+        if key not in value:
+            raise ParameterError(f"{context}: missing field '{prefix}{key}'")
+
+
+def _validated_list(items, validate, what, context):
+    """`items` as a list, checked to be non-empty and each item validated (`validate(item, "context[i]")`)."""
+    items = list(items)
+    if not items:
+        raise ParameterError(f"{context}: expected at least one {what}, got none")
+    for i, item in enumerate(items):
+        validate(item, f"{context}[{i}]")
+    return items
+
+
 def _check_bin_size(value, field, allowed, context):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value not in allowed:
         raise ParameterError(
@@ -65,11 +86,7 @@ def validate_params(params, context="params"):
     the one `bin_size` implies. Raises `ParameterError` (a `ValueError`) whose
     message starts with `context` and names the field.
     """
-    if not isinstance(params, dict):
-        raise ParameterError(f"{context}: expected a dict, got {type(params).__name__}")
-    for key in ("a", "b", "ds", "bin_size", "g"):
-        if key not in params:
-            raise ParameterError(f"{context}: missing field '{key}'")
+    _check_fields(params, ("a", "b", "ds", "bin_size", "g"), context)
     bin_size = _check_bin_size(params["bin_size"], "bin_size", MODEL_BIN_SIZES_MS, context)
     n = n_traces(bin_size)
     _check_array(params["a"], "a", (1, n), context)
@@ -83,11 +100,7 @@ def validate_params(params, context="params"):
 
 def validate_g_params(g, context="g_params", prefix=""):
     """Check an activation dict (the `g` of spec section 4); see `validate_params`."""
-    if not isinstance(g, dict):
-        raise ParameterError(f"{context}: field '{prefix or 'g'}': expected a dict, got {type(g).__name__}")
-    for key in ("max_current", "max_firing_rate", "poly_coeff", "b", "bin_size"):
-        if key not in g:
-            raise ParameterError(f"{context}: missing field '{prefix}{key}'")
+    _check_fields(g, ("max_current", "max_firing_rate", "poly_coeff", "b", "bin_size"), context, prefix or "g", prefix)
     _check_bin_size(g["bin_size"], f"{prefix}bin_size", ACTIVATION_BIN_SIZES_MS, context)
     _check_array(g["max_current"], f"{prefix}max_current", (1,), context)
     _check_array(g["max_firing_rate"], f"{prefix}max_firing_rate", (1,), context)
@@ -109,12 +122,7 @@ def validate_g_params(g, context="g_params", prefix=""):
 
 def stack_g_params(g_params_list, context="g_params"):
     """Stack activation dicts into arrays (the activation part of `stack_params`)."""
-    g_params_list = list(g_params_list)
-    if not g_params_list:
-        raise ParameterError(f"{context}: expected at least one activation dict, got none")
-    for i, g in enumerate(g_params_list):
-        validate_g_params(g, f"{context}[{i}]")
-    return _stack_validated_g(g_params_list)
+    return _stack_validated_g(_validated_list(g_params_list, validate_g_params, "activation dict", context))
 
 
 def _stack_validated_g(g_params_list):
@@ -154,11 +162,7 @@ def stack_params(params_list, context="params"):
         `bin_size_ms`; and `activation_bin_size_ms`, an int or, where the units
         differ, a list of ints.
     """
-    params_list = list(params_list)
-    if not params_list:
-        raise ParameterError(f"{context}: expected at least one parameter dict, got none")
-    for i, params in enumerate(params_list):
-        validate_params(params, f"{context}[{i}]")
+    params_list = _validated_list(params_list, validate_params, "parameter dict", context)
     bin_size = params_list[0]["bin_size"]
     for i, params in enumerate(params_list):
         if params["bin_size"] != bin_size:
