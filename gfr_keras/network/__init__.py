@@ -12,8 +12,8 @@ import lazy_loader
 __getattr__, __dir__, __all__ = lazy_loader.attach(
     __name__,
     submodules=(
-        "baselines", "cell", "config", "default_neurons", "loop", "mnist", "model", "permuted", "readout", "run_folder",
-        "scaling", "train",
+        "baselines", "cell", "config", "default_neurons", "loop", "mnist", "model", "permuted", "readout", "renamed",
+        "run_folder", "scaling", "train",
     ),
     submod_attrs={
         "cell": ("READOUT_STEPS", "GFRNetworkCell", "GFRNetworkRNN"),
