@@ -172,9 +172,9 @@ def test_the_old_keywords_build_the_same_network_and_say_so():
     from gfr_keras.network.train import build_model
 
     shared = {"dataset": gk.SHIPPED_DATASET_PATH, "seed": 1, "freeze_activation": True}
-    new = build_gfr_network(4, neuron_kind="biological", training_protocol="reference", **shared)
+    new = build_gfr_network(4, neuron_kind="biological", training_protocol="project", **shared)
     with pytest.warns(DeprecationWarning) as caught:
-        old = build_gfr_network(4, neurons="biological", protocol="reference", **shared)
+        old = build_gfr_network(4, neurons="biological", protocol="project", **shared)
     assert [str(warning.message) for warning in _renamed(caught)] == [
         "neurons= is deprecated; use neuron_kind= (same values)", "protocol= is deprecated; use training_protocol= (same values)"]
     assert {warning.filename for warning in _renamed(caught)} == {__file__}
@@ -216,8 +216,10 @@ def test_a_network_saved_before_the_renames_loads_with_the_same_outputs():
         loaded = keras.saving.load_model(NETWORK_BEFORE_RENAMES)
     assert not _renamed(caught)
     images = np.random.default_rng(0).uniform(size=(2, 28, 28)).astype("float32")
-    outputs = loaded(images)
-    for key in ("logits", "readout_logits", "probabilities"):
+    outputs = dict(loaded(images))
+    outputs["rates"] = keras.Model(loaded.input, loaded.get_layer("gfr_rnn").output)(images)  # the population's, every step
+    assert np.asarray(expected["rates"]).any()  # neurons that fire: the outputs depend on the loaded weights
+    for key in ("rates", "logits", "readout_logits", "probabilities"):
         np.testing.assert_allclose(np.asarray(outputs[key]), expected[key], rtol=1e-5, atol=1e-7, err_msg=key)
     config = loaded.get_layer("gfr_rnn").cell.get_config()
     assert "population" in config and "neurons" not in config  # written back under the new name
