@@ -76,8 +76,9 @@ def build(name, n_nodes, jit_compile="auto"):
         model = build_gfr_network(n_nodes, freeze_neurons=True)
     elif name in ("gfr_biological", "gfr_biological_frozen"):
         # The neuron scaling (the default): alpha, beta trained with g fixed, or every neuron frozen.
-        model = build_gfr_network(n_nodes, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True,
-                                  freeze_activation=True, freeze_neurons=name == "gfr_biological_frozen")
+        model = build_gfr_network(n_nodes, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH,
+                                  sample_with_replacement=True, freeze_activation=True,
+                                  freeze_neurons=name == "gfr_biological_frozen")
     elif name == "gfr_default_plain_keras_rnn":
         model = gfr_network_plain_rnn(n_nodes)
     else:

@@ -49,7 +49,8 @@ def main():
     if args.published_order:
         runs.append(("published_order", published_order(SHIPPED_DATASET_PATH, os.path.join(args.out, "published25.json")), 0))
     for name, dataset, seed in runs:
-        model = build_model(25, neurons="biological", dataset=dataset, freeze_activation=True, protocol="reference", seed=seed)
+        model = build_model(25, neuron_kind="biological", dataset=dataset, freeze_activation=True, training_protocol="reference",
+                            seed=seed)
         result = train_lmnist(model, data, os.path.join(args.out, name), args.epochs, 64, seed, None, {"run": name})
         print(f"{name}: test accuracy {result['test_accuracy']:.4f}, best validation {result['best_val_accuracy']:.4f}", flush=True)
 

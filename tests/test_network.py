@@ -81,9 +81,9 @@ def test_readout_layers():
 
 
 def test_default_neurons_follow_the_spec():
-    """With the spec's traces (`traces=fast`, what `protocol="reference"` uses) the neurons are spec section 8's."""
+    """With the spec's traces (`traces=fast`, what `training_protocol="reference"` uses) the neurons are spec section 8's."""
     model = build_gfr_network(8, scaling_options={"traces": "fast"})
-    reference = build_gfr_network(8, protocol="reference").get_layer("gfr_rnn").cell
+    reference = build_gfr_network(8, training_protocol="reference").get_layer("gfr_rnn").cell
     np.testing.assert_array_equal(np.asarray(reference.neurons.alpha), np.tile([4.0, 0, 0, 0], (8, 1)))
     cell = model.get_layer("gfr_rnn").cell.neurons
     np.testing.assert_allclose(np.asarray(cell.decay_rates), [1.0, 0.6321, 0.3935, 0.1813])
@@ -123,7 +123,7 @@ def test_default_neurons_spread_the_drive_over_every_trace(tmp_path):
 
 def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
     records = sample_records(gk.SHIPPED_DATASET_PATH, 6, seed=3)
-    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3, scaling="reference")
+    model = build_gfr_network(6, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3, scaling="reference")
     cell = model.get_layer("gfr_rnn").cell
     got = cell.neurons.get_params()
     for mine, record in zip(got, records):
@@ -133,12 +133,12 @@ def test_biological_neurons_scale_inputs_and_come_from_the_dataset():
     assert cell.recurrent_scale == pytest.approx(1 / 6)
     n_cells = len(gk.load_dataset(gk.SHIPPED_DATASET_PATH)[(20, 20)])
     with pytest.raises(ValueError, match=rf"dataset: {n_cells} cells at configuration \(20, 20\), fewer than the {n_cells + 1} neurons"):
-        build_gfr_network(n_cells + 1, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH)
+        build_gfr_network(n_cells + 1, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH)
 
 
 def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_path):
     """At zero input and rest, mean(h) = b for every fitted neuron; the options travel in the config."""
-    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    model = build_gfr_network(6, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
     cell = model.get_layer("gfr_rnn").cell
     assert cell.rest_state and cell.recurrent_rates == "normalized"
     f0, h0 = cell.get_initial_state(2)
@@ -152,14 +152,14 @@ def test_neuron_scaling_starts_each_neuron_at_its_threshold_and_round_trips(tmp_
     model.save(path)
     again = keras.saving.load_model(path)
     np.testing.assert_allclose(again(x)["probabilities"], model(x)["probabilities"], rtol=1e-5, atol=1e-6)
-    off = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3,
+    off = build_gfr_network(6, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3,
                             scaling_options={"centre_drive": False, "rest_state": False, "readout_rates": "normalized"})
     assert off.get_layer("gfr_rnn").cell.drive_offset == 0.0
     # "normalized": rates as fractions of each neuron's gamma.
     gamma = np.asarray(off.get_layer("gfr_rnn").cell.neurons.activation.max_firing_rate_per_ms)
     np.testing.assert_allclose(off.get_layer("readout_rates").factors, 1 / gamma, rtol=1e-5)
     with pytest.raises(ValueError, match="unknown"):
-        build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, scaling_options={"bogus": 1})
+        build_gfr_network(6, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, scaling_options={"bogus": 1})
 
 
 def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
@@ -169,7 +169,7 @@ def test_sampling_with_replacement_uses_every_cell_of_the_dataset():
     ids = [record["cell_id"] for record in records]
     assert len(ids) == n and set(ids) <= set(frame["cell_id"]) and len(set(ids)) == len(frame)
     assert ids == [record["cell_id"] for record in sample_records(gk.SHIPPED_DATASET_PATH, n, replace=True, seed=1)]
-    model = build_gfr_network(30, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
+    model = build_gfr_network(30, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, sample_with_replacement=True)
     assert model.get_layer("gfr_rnn").cell.neurons.units == 30
 
 @pytest.mark.parametrize("freeze_neurons, freeze_activation", [(True, False), (False, True)])
@@ -191,7 +191,7 @@ def test_freezing_really_freezes(freeze_neurons, freeze_activation):
 
 
 def test_network_reloads_with_identical_predictions(tmp_path):
-    model = build_gfr_network(6, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, freeze_activation=True)
+    model = build_gfr_network(6, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, freeze_activation=True)
     model.save(tmp_path / "net.keras")
     loaded = keras.saving.load_model(tmp_path / "net.keras")
     x = np.random.default_rng(1).uniform(size=(4, 28, 28)).astype("float32")
@@ -202,7 +202,7 @@ def test_network_reloads_with_identical_predictions(tmp_path):
 
 def test_network_loop_matches_a_plain_keras_rnn():
     """The fast loop (weights read once, 3-D traces) computes what keras.layers.RNN computes."""
-    model = build_gfr_network(7, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=2)
+    model = build_gfr_network(7, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=2)
     fast = model.get_layer("gfr_rnn")
     plain = keras.layers.RNN(GFRNetworkCell.from_config(fast.cell.get_config()), return_sequences=True)
     x = np.random.default_rng(2).uniform(size=(3, 33, 28)).astype("float32")
@@ -214,7 +214,7 @@ def test_network_loop_matches_a_plain_keras_rnn():
 def test_training_loop_skips_the_input_steps_gradient_only():
     """`trained_from_step`: in a compiled training step the rows run without keeping their rates for the backward
     pass; the network's outputs, every step's rates and the loss gradients are those of the single loop."""
-    model = build_gfr_network(7, neurons="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
+    model = build_gfr_network(7, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=3)
     rnn = model.get_layer("gfr_rnn")
     assert rnn.trained_from_step == 28 and rnn.get_config()["trained_from_step"] == 28
     x = np.random.default_rng(3).uniform(size=(4, 28, 28)).astype("float32")

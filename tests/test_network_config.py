@@ -1,7 +1,11 @@
 """`NetworkConfig`: the network's options, defaults and policy in one place; the settings a run records from them."""
 
 import dataclasses
+import json
 import os
+import warnings
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -65,16 +69,16 @@ def test_runs_record_the_settings_they_recorded_before_the_config(flags, expecte
 
 def test_the_policy_lives_in_the_config():
     assert NetworkConfig().alpha_learning_rate_scale == 1.0
-    assert NetworkConfig(neurons="biological").alpha_learning_rate_scale == 1e-2
-    assert NetworkConfig(neurons="biological", protocol="reference").alpha_learning_rate_scale == 1.0
-    assert NetworkConfig(neurons="biological", alpha_learning_rate_scale=0.5).alpha_learning_rate_scale == 0.5
-    reference = NetworkConfig(protocol="reference", readout_loss="all", beta_learning_rate_scale=1e-3).training()
+    assert NetworkConfig(neuron_kind="biological").alpha_learning_rate_scale == 1e-2
+    assert NetworkConfig(neuron_kind="biological", training_protocol="reference").alpha_learning_rate_scale == 1.0
+    assert NetworkConfig(neuron_kind="biological", alpha_learning_rate_scale=0.5).alpha_learning_rate_scale == 0.5
+    reference = NetworkConfig(training_protocol="reference", readout_loss="all", beta_learning_rate_scale=1e-3).training()
     assert reference == {"readout_loss": "first", "multipliers": {"beta": 1.0, "alpha": 1.0},
                          "adam": {"epsilon": 1e-8, "epsilon_placement": "pytorch"}}
-    assert NetworkConfig(protocol="reference", scaling="neuron").applied_scaling == "reference"
+    assert NetworkConfig(training_protocol="reference", scaling="neuron").applied_scaling == "reference"
     assert NetworkConfig(configuration="10,20").configuration == (10, 20)
     # The keyword form keeps its old defaults, and routes `scaling_options` to the neurons' own options.
-    keywords = NetworkConfig.from_keywords(8, neurons="biological", scaling_options={"centre_drive": False})
+    keywords = NetworkConfig.from_keywords(8, neuron_kind="biological", scaling_options={"centre_drive": False})
     assert keywords.alpha_learning_rate_scale == 1.0 and keywords.neuron_scaling_options == {"centre_drive": False}
     assert NetworkConfig.from_keywords(8, scaling_options={"traces": "fast"}).default_neuron_options == {"traces": "fast"}
     assert parse_option_overrides(["centre_drive=False", "bin_size_ms=20"]) == {"centre_drive": False, "bin_size_ms": "20"}
@@ -82,13 +86,15 @@ def test_the_policy_lives_in_the_config():
 
 @pytest.mark.parametrize("fields, parameter, text", [
     ({"units": 0}, "units", "units: expected a value >= 1, got 0"),
-    ({"protocol": "published"}, "protocol", "protocol: expected one of ['project', 'reference'], got 'published'"),
+    ({"training_protocol": "published"}, "training_protocol",
+     "training_protocol: expected one of ['project', 'reference'], got 'published'"),
+    ({"neuron_kind": "fitted"}, "neuron_kind", "neuron_kind: expected one of ['default', 'biological'], got 'fitted'"),
     ({"readout_loss": "last"}, "readout_loss", "readout_loss: expected one of"),
     ({"learning_rate": float("nan")}, "learning_rate", "learning_rate: expected a finite number"),
     ({"configuration": (20, 30)}, "configuration", "configuration: expected a (bin, activation bin) pair"),
     ({"freeze_neurons": "yes"}, "freeze_neurons", "freeze_neurons: expected True or False"),
-    ({"neurons": "biological", "neuron_scaling_options": {"bogus": 1}}, "neuron_scaling_options", "unknown ['bogus']"),
-    ({"neurons": "biological", "neuron_scaling_options": {"drive_width": "wide"}}, "neuron_scaling_options",
+    ({"neuron_kind": "biological", "neuron_scaling_options": {"bogus": 1}}, "neuron_scaling_options", "unknown ['bogus']"),
+    ({"neuron_kind": "biological", "neuron_scaling_options": {"drive_width": "wide"}}, "neuron_scaling_options",
      "drive_width: expected one of ['slope', 'sigma', 'reference'], got 'wide'"),
     ({"default_neuron_options": {"bin_size_ms": 7}}, "default_neuron_options", "bin_size_ms (default neurons' traces)"),
 ])
@@ -101,8 +107,8 @@ def test_each_field_is_checked_and_named(fields, parameter, text):
 def test_options_the_model_does_not_read_are_not_checked():
     """As before the config: a baseline, or the published scaling, reads no neuron options."""
     NetworkConfig(baseline="gru", default_neuron_options={"bogus": 1})
-    NetworkConfig(protocol="reference", default_neuron_options={"bogus": 1})
-    NetworkConfig(neurons="biological", default_neuron_options={"centre_drive": False})
+    NetworkConfig(training_protocol="reference", default_neuron_options={"bogus": 1})
+    NetworkConfig(neuron_kind="biological", default_neuron_options={"centre_drive": False})
 
 
 def test_the_command_names_its_flag(tmp_path, capsys):
@@ -114,9 +120,9 @@ def test_the_command_names_its_flag(tmp_path, capsys):
 def test_a_config_and_its_keyword_form_build_the_same_model():
     from gfr_keras.network.train import build_model
 
-    config = NetworkConfig(units=6, neurons="biological", seed=2, sample_with_replacement=True, jit_compile=False)
+    config = NetworkConfig(units=6, neuron_kind="biological", seed=2, sample_with_replacement=True, jit_compile=False)
     by_config = build_model(config)
-    by_keywords = build_model(6, neurons="biological", seed=2, sample_with_replacement=True, jit_compile=False,
+    by_keywords = build_model(6, neuron_kind="biological", seed=2, sample_with_replacement=True, jit_compile=False,
                               alpha_learning_rate_scale=1e-2)
     for mine, theirs in zip(by_config.weights, by_keywords.weights, strict=True):
         np.testing.assert_array_equal(np.asarray(mine.value), np.asarray(theirs.value), err_msg=mine.path)
@@ -142,8 +148,78 @@ def test_a_biological_neuron_is_checked_once_on_its_way_into_a_network(monkeypat
     checked = []
     original = params.validate_params
     monkeypatch.setattr(params, "validate_params", lambda p, context="params": checked.append(context) or original(p, context))
-    model = build_gfr_network(5, neurons="biological", dataset=frames, seed=1)
+    model = build_gfr_network(5, neuron_kind="biological", dataset=frames, seed=1)
     assert len(checked) == 5
     network_neurons = model.get_layer("gfr_rnn").cell.neurons.get_params()
     drawn = gk.network.sample_records(frames, 5, seed=1)
     np.testing.assert_allclose([p["g"]["b"] for p in network_neurons], [r["params"]["g"]["b"] for r in drawn], rtol=1e-6)
+
+
+#: Written by the code before `GFRNetworkCell`'s `neurons` argument became `population` (tests/data/README.md).
+NETWORK_BEFORE_RENAMES = Path(__file__).parent / "data" / "network_before_renames.keras"
+
+
+def _renamed(caught):
+    """The warnings of `gfr_keras.network.renamed` among `caught` (Keras and TensorFlow may add their own)."""
+    return [warning for warning in caught if "is deprecated; use" in str(warning.message)]
+
+
+def test_the_old_keywords_build_the_same_network_and_say_so():
+    """`neurons=` and `protocol=` (before `neuron_kind=` and `training_protocol=`) still work, with a
+    DeprecationWarning at the caller's line; `GFRNetworkCell(neurons=...)` is `population=`."""
+    from gfr_keras.network import GFRNetworkCell
+    from gfr_keras.network.model import build_gfr_network, compile_network
+    from gfr_keras.network.train import build_model
+
+    shared = {"dataset": gk.SHIPPED_DATASET_PATH, "seed": 1, "freeze_activation": True}
+    new = build_gfr_network(4, neuron_kind="biological", training_protocol="project", **shared)
+    with pytest.warns(DeprecationWarning) as caught:
+        old = build_gfr_network(4, neurons="biological", protocol="project", **shared)
+    assert [str(warning.message) for warning in _renamed(caught)] == [
+        "neurons= is deprecated; use neuron_kind= (same values)", "protocol= is deprecated; use training_protocol= (same values)"]
+    assert {warning.filename for warning in _renamed(caught)} == {__file__}
+    assert old.name == new.name == "gfr_network_biological"
+    for mine, theirs in zip(new.weights, old.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(mine.value), np.asarray(theirs.value), err_msg=mine.path)
+    callers = (
+        (lambda: compile_network(old, protocol="reference"), "use training_protocol="),
+        (lambda: build_model(4, neurons="default", jit_compile=False), "use neuron_kind="),
+        (lambda: NetworkConfig.from_keywords(8, neurons="biological"), "use neuron_kind="),
+        (lambda: GFRNetworkCell(3, neurons={"units": 3, "decay_rates": [1.0, 0.5]}), "use population="),
+    )
+    made = []
+    for call, text in callers:
+        with pytest.warns(DeprecationWarning, match=text) as caught:
+            made.append(call())
+        assert [warning.filename for warning in _renamed(caught)] == [__file__], text  # stacklevel: the caller
+    compiled, model, config, cell = made
+    assert compiled.optimizer.epsilon_placement == "pytorch" and model.name == "gfr_network_default"
+    assert config.neuron_kind == "biological" and cell.n_traces == 2
+    assert cell.get_config()["population"]["units"] == 3 and "neurons" not in cell.get_config()
+    with pytest.raises(InvalidParameterError, match="neuron_kind: given twice") as caught:
+        build_gfr_network(4, neurons="default", neuron_kind="default")
+    assert caught.value.parameter == "neuron_kind"
+
+
+def test_a_network_saved_before_the_renames_loads_with_the_same_outputs():
+    """A `.keras` file whose cell config names its population `neurons` loads without a warning, its weights
+    where they were (the layer is still `GFRNetworkCell.neurons`), and predicts what it predicted then."""
+    import keras
+
+    expected = json.loads(NETWORK_BEFORE_RENAMES.with_suffix(".json").read_text())
+    with zipfile.ZipFile(NETWORK_BEFORE_RENAMES) as archive:
+        layers = json.loads(archive.read("config.json"))["config"]["layers"]
+    saved_cell = next(layer for layer in layers if layer["class_name"] == "GFRNetworkRNN")["config"]["cell"]["config"]
+    assert "neurons" in saved_cell and "population" not in saved_cell  # the old key, as written then
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = keras.saving.load_model(NETWORK_BEFORE_RENAMES)
+    assert not _renamed(caught)
+    images = np.random.default_rng(0).uniform(size=(2, 28, 28)).astype("float32")
+    outputs = dict(loaded(images))
+    outputs["rates"] = keras.Model(loaded.input, loaded.get_layer("gfr_rnn").output)(images)  # the population's, every step
+    assert np.asarray(expected["rates"]).any()  # neurons that fire: the outputs depend on the loaded weights
+    for key in ("rates", "logits", "readout_logits", "probabilities"):
+        np.testing.assert_allclose(np.asarray(outputs[key]), expected[key], rtol=1e-5, atol=1e-7, err_msg=key)
+    config = loaded.get_layer("gfr_rnn").cell.get_config()
+    assert "population" in config and "neurons" not in config  # written back under the new name

@@ -93,7 +93,7 @@ def _assert_torch_uniform(values, fan_in, name):
 
 
 def test_reference_initialisation_is_the_published_one():
-    """N1: `protocol="reference"` draws every projection and bias as the published `torch.nn.Linear` layers.
+    """N1: `training_protocol="reference"` draws every projection and bias as the published `torch.nn.Linear` layers.
 
     Published `Network`: fc1 (28 -> units), fc2 (units -> units), fc3 (units -> 10), all PyTorch's default
     U(+-1/sqrt(fan_in)) for weights and biases; default neurons alpha = (4, 0, 0, 0). `BiologicalGFRNetwork`
@@ -103,7 +103,7 @@ def test_reference_initialisation_is_the_published_one():
     from gfr_keras.network.model import build_gfr_network
 
     units = 64
-    default = _initial_weights(build_gfr_network(units=units, protocol="reference"))
+    default = _initial_weights(build_gfr_network(units=units, training_protocol="reference"))
     fan_in = {"input_kernel": 28, "input_bias": 28, "recurrent_kernel": units, "recurrent_bias": units,
               "readout_kernel": units, "readout_bias": units}
     for name, fan in fan_in.items():
@@ -115,7 +115,7 @@ def test_reference_initialisation_is_the_published_one():
         for b in drawn[i + 1 :]:
             assert np.isin(a, b).mean() < 0.01  # independent draws, not copies of one stream
 
-    biological = _initial_weights(build_gfr_network(units=units, protocol="reference", neurons="biological",
+    biological = _initial_weights(build_gfr_network(units=units, training_protocol="reference", neuron_kind="biological",
                                                     dataset=gk.SHIPPED_DATASET_PATH))
     w_in = biological["input_kernel"]  # 28 x 64 = 1792 draws of N(1.5, 3): standard errors 0.07 (mean), 0.05 (sd)
     assert abs(w_in.mean() - 1.5) < 0.3 and abs(w_in.std() - 3.0) < 0.3

@@ -15,7 +15,7 @@ refuses other settings or more epochs without `--continue`.
 import dataclasses
 import json
 
-from gfr_keras.network.config import BASELINES, NEURON_KINDS, PROTOCOLS, READOUT_LOSSES, SCALINGS, NetworkConfig
+from gfr_keras.network.config import BASELINES, NEURON_KINDS, READOUT_LOSSES, SCALINGS, TRAINING_PROTOCOLS, NetworkConfig
 from training import options
 
 # One row per option: (flags, the `NetworkConfig` field it sets or None, argparse keywords). A field's option
@@ -25,7 +25,7 @@ OPTIONS = (
     (("--epochs",), None, {"type": options.positive_int, "default": 10, "help": "(default: %(default)s)"}),
     (("--batch-size",), None, {"type": options.positive_int, "default": 64, "help": "(default: %(default)s)"}),
     (("--n-nodes",), "units", {"type": options.positive_int, "help": "hidden units (default: %(default)s)"}),
-    (("--neurons",), "neurons", {"choices": NEURON_KINDS}),
+    (("--neurons",), "neuron_kind", {"choices": NEURON_KINDS}),
     (("--freeze-neurons",), "freeze_neurons", {"action": "store_true", "help": "train only the projections"}),
     (("--freeze-activation", "--freeze-activations"), "freeze_activation",
      {"action": "store_true", "help": "keep every neuron's g fixed (train alpha and beta)"}),
@@ -42,8 +42,8 @@ OPTIONS = (
     (("--alpha-lr-scale",), "alpha_learning_rate_scale", {"type": options.positive_float, "help": "factor on the learning "
      "rate of the neurons' alpha (default: 1e-2 for biological neurons, whose slow traces' gain a plain step moves out of "
      "range, 1 for default neurons)"}),
-    (("--protocol",), "protocol", {"choices": PROTOCOLS, "help": "reference: the published code's scaling, PyTorch "
-     "initialisation and training (default: %(default)s)"}),
+    (("--protocol",), "training_protocol", {"choices": TRAINING_PROTOCOLS, "help": "reference: the published code's "
+     "scaling, PyTorch initialisation and training (default: %(default)s)"}),
     (("--scaling",), "scaling", {"choices": SCALINGS, "help": "biological neurons: drive near each neuron's own threshold, in "
      "its own units, or the published scaling (default: %(default)s)"}),
     (("--scaling-option",), None, {"action": "append", "default": [], "metavar": "KEY=VALUE", "help": "override one option "

@@ -18,8 +18,9 @@ Short Square and Ramp stimuli (`ephys_extractor.LONG_SQUARES_START`,
   waveforms for 1 and 2).
 * Test: the test pulse alone.
 
-`glif_protocol` is the GLIF bank's earlier, shorter set (`gfr synth-cells --model glif`), onset at
-`GLIF_ONSET_S` = 1 s: Long Square, Ramp, Noise 1, Noise 2 and Test, with the same test pulse and noise.
+`stimulus_protocol` builds these sweeps for one cell. `glif_protocol` is the GLIF bank's earlier, shorter
+set (`gfr synth-cells --model glif`), onset at `GLIF_ONSET_S` = 1 s: Long Square, Ramp, Noise 1, Noise 2 and
+Test, with the same test pulse and noise.
 """
 
 import numpy as np
@@ -67,8 +68,9 @@ def long_square_amplitudes(rheobase_pa):
     return sorted({a for a in (*SUBTHRESHOLD_PA, *supra) if a != 0.0})
 
 
-def protocol(rheobase_pa, short_square_pa, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
-    """The sweeps: `[{"stimulus_name", "current_pa" [samples], "amplitude_pa", "experiment_end"}]`.
+def stimulus_protocol(rheobase_pa, short_square_pa, sampling_rate_hz, noise_seeds=(11, 22), repeats=3):
+    """One cell's stimulus protocol, the sweeps above: `[{"stimulus_name", "current_pa" [samples], "amplitude_pa",
+    "experiment_end"}]`.
 
     `experiment_end` is the sample where valid data ends (the Ramp's stop; else the sweep's end).
     """

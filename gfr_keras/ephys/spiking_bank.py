@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from gfr_keras.ephys import cell_bank
-from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, protocol
+from gfr_keras.ephys.allen_stimuli import EXPERIMENT_START_S, SHORT_SQUARE_MS, stimulus_protocol
 from gfr_keras.ephys.cell_calibration import FEATURE_COLUMNS, KNOBS, calibrate, cell_features, model_parameters
 from gfr_keras.io_utils import write_json_atomic
 from gfr_keras.ephys.nwb import write_nwb
@@ -78,7 +78,7 @@ def simulate_cells(rows, sampling_rate_hz=DEFAULT_SAMPLING_RATE_HZ, seed=0, nois
 
 
 def simulate_protocol(models, noise_keys, sampling_rate_hz, seed=0, noise_repeats=3, return_voltage=True):
-    """The bank's stimulus protocol (`allen_stimuli.protocol`) run on every model, all sweeps at once.
+    """The bank's stimulus protocol (`allen_stimuli.stimulus_protocol`) run on every model, all sweeps at once.
 
     Args:
         models: `(params, info)` per cell, as `build_models` returns (`info["features"]["rheobase_pa"]` sets the steps).
@@ -92,7 +92,7 @@ def simulate_protocol(models, noise_keys, sampling_rate_hz, seed=0, noise_repeat
     """
     plans, trace_params, currents, rngs = [], [], [], []
     for key, (params, info) in zip(noise_keys, models):
-        sweeps = protocol(
+        sweeps = stimulus_protocol(
             info["features"]["rheobase_pa"], short_square_threshold_pa(params), sampling_rate_hz, repeats=noise_repeats
         )
         for number, sweep in enumerate(sweeps):

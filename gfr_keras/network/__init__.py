@@ -21,4 +21,4 @@ __getattr__, __dir__, __all__ = attach_lazily(__name__, {
         "neuron_scaling_options sample_records"
     ),
     "train": "build_model",
-}, other_modules=("baselines", "loop", "mnist", "run_folder"))
+}, other_modules=("baselines", "loop", "mnist", "renamed", "run_folder"))

@@ -4,10 +4,12 @@ import numpy as np
 import keras
 from keras import ops
 
+from gfr_keras.errors import InvalidParameterError
 from gfr_keras.neurons.activation import polynomial_rates
 from gfr_keras.neurons.cell import GFRCell
 from gfr_keras.neurons.step import steady_traces
 from gfr_keras.network.loop import run_network_loop
+from gfr_keras.network.renamed import CELL_KEYWORDS, renamed_keywords
 from gfr_keras.network.weights import NetworkWeights
 
 DEFAULT_DECAY_RATES = [1.0, 0.6321, 0.3935, 0.1813]
@@ -27,7 +29,9 @@ class GFRNetworkCell(keras.layers.Layer):
 
     Args:
         units: hidden neurons.
-        neurons: `GFRCell` config (the population); its weights hold the neurons.
+        population: the `GFRCell` config of the network's `units` neurons (None: the spec's default neurons);
+            the layer built from it is `self.neurons` (`neurons` also in a `.keras` file saved before the
+            argument was renamed: `gfr_keras.network.renamed`).
         input_scale: per-unit factor on the input projection (biological
             neurons: `max_current / input_size`), a list or a float.
         recurrent_scale: factor on the recurrent projection (reference
@@ -61,7 +65,7 @@ class GFRNetworkCell(keras.layers.Layer):
     def __init__(
         self,
         units,
-        neurons=None,
+        population=None,
         input_scale=1.0,
         recurrent_scale=1.0,
         input_initializer="glorot_uniform",
@@ -75,21 +79,27 @@ class GFRNetworkCell(keras.layers.Layer):
         rest_state=False,
         **kwargs,
     ):
+        if population is not None:
+            kwargs["population"] = population
+        kwargs = renamed_keywords(kwargs, CELL_KEYWORDS)  # the deprecated neurons=
+        population = kwargs.pop("population", None)
         super().__init__(**kwargs)
         self.units = int(units)
-        neurons = dict(neurons or {"units": self.units, "decay_rates": DEFAULT_DECAY_RATES})
-        neurons.update(
+        population = dict(population or {"units": self.units, "decay_rates": DEFAULT_DECAY_RATES})
+        population.update(
             {
                 "freeze_alpha_beta": bool(freeze_neurons),
                 "freeze_activation": bool(freeze_neurons or freeze_activation),
             }
         )
-        neurons.pop("name", None)
-        neurons.pop("dtype", None)
-        neurons.pop("trainable", None)
-        self.neurons = GFRCell.from_config({**neurons, "name": "neurons"})
+        population.pop("name", None)
+        population.pop("dtype", None)
+        population.pop("trainable", None)
+        # The attribute (and layer) name `neurons` is the path of the population's weights in a saved `.keras` file.
+        self.neurons = GFRCell.from_config({**population, "name": "neurons"})
         if self.neurons.units != self.units:
-            raise ValueError(f"neurons: a population of {self.neurons.units} for units={self.units}")
+            raise InvalidParameterError(f"population: {self.neurons.units} neurons for units={self.units}",
+                                        parameter="population")
         self.input_scale_init = input_scale if np.isscalar(input_scale) else [float(x) for x in input_scale]
         self.recurrent_scale = float_or_list(recurrent_scale)
         self.drive_offset = float_or_list(drive_offset)
@@ -176,7 +186,7 @@ class GFRNetworkCell(keras.layers.Layer):
         config.update(
             {
                 "units": self.units,
-                "neurons": self.neurons.get_config(),
+                "population": self.neurons.get_config(),
                 "input_scale": self.input_scale_init,
                 "recurrent_scale": self.recurrent_scale,
                 "input_initializer": keras.initializers.serialize(self.input_initializer),
@@ -191,6 +201,12 @@ class GFRNetworkCell(keras.layers.Layer):
             }
         )
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # A `.keras` file saved before the argument was renamed holds the population under "neurons"; its
+        # owner cannot change it, so no warning.
+        return super().from_config(renamed_keywords(config, CELL_KEYWORDS, warn=False))
 
 
 @keras.saving.register_keras_serializable(package="gfr_keras")

@@ -19,15 +19,16 @@ import dataclasses
 import os
 
 from gfr_keras.errors import InvalidParameterError, check_finite_number
+from gfr_keras.network.renamed import renamed_keywords
 
 NEURON_KINDS = ("default", "biological")
 BASELINES = ("simple_rnn", "gru", "lstm")
-PROTOCOLS = ("project", "reference")
+TRAINING_PROTOCOLS = ("project", "reference")
 SCALINGS = ("neuron", "reference")
 READOUT_LOSSES = ("first", "all")
 JIT_COMPILE = (True, False, "auto")
 
-#: What `protocol="reference"` trains with, whatever the fields say: the published code's loss on the first
+#: What `training_protocol="reference"` trains with, whatever the fields say: the published code's loss on the first
 #: zero-input step, plain Adam on alpha and beta, and PyTorch's epsilon placement.
 REFERENCE_TRAINING = {"readout_loss": "first", "beta_learning_rate_scale": 1.0, "alpha_learning_rate_scale": 1.0}
 REFERENCE_ADAM = {"epsilon": 1e-8, "epsilon_placement": "pytorch"}
@@ -94,13 +95,13 @@ class NetworkConfig:
     Attributes:
         units: hidden neurons (or the baseline's units).
         baseline: None (a GFR network) or one of `BASELINES`, a Keras layer trained instead.
-        neurons: `"default"` (the spec's unfitted neurons) or `"biological"` (fitted neurons drawn from `dataset`).
+        neuron_kind: `"default"` (the spec's unfitted neurons) or `"biological"` (fitted neurons drawn from `dataset`).
         dataset: biological neurons: a dataset path, or a `load_dataset` dict; None: the shipped dataset.
         configuration: the (bin, activation bin) pair in ms the biological neurons are drawn at.
         freeze_neurons: train only the projections.
         freeze_activation: keep every neuron's activation g fixed (alpha and beta train).
         sample_with_replacement: biological neurons: draw cells with replacement (more neurons than cells).
-        protocol: `"project"` or `"reference"`: the published code's scaling, PyTorch initialisation and
+        training_protocol: `"project"` or `"reference"`: the published code's scaling, PyTorch initialisation and
             training (`REFERENCE_TRAINING`, `REFERENCE_ADAM`), whatever `scaling`, `readout_loss` and the
             learning-rate scales say.
         scaling: biological neurons: `"neuron"` (each neuron's drive near its own threshold, in its own
@@ -125,13 +126,13 @@ class NetworkConfig:
 
     units: int = 256
     baseline: str = None
-    neurons: str = "default"
+    neuron_kind: str = "default"
     dataset: object = None
     configuration: tuple = (20, 20)
     freeze_neurons: bool = False
     freeze_activation: bool = False
     sample_with_replacement: bool = False
-    protocol: str = "project"
+    training_protocol: str = "project"
     scaling: str = "neuron"
     neuron_scaling_options: dict = None
     default_neuron_options: dict = None
@@ -153,8 +154,8 @@ class NetworkConfig:
             fields[name] = check_finite_number(getattr(self, name), name, minimum=0, exclusive_minimum=True)
         if self.baseline is not None:
             _choice(self.baseline, "baseline", BASELINES)
-        for name, choices in (("neurons", NEURON_KINDS), ("protocol", PROTOCOLS), ("scaling", SCALINGS),
-                              ("readout_loss", READOUT_LOSSES), ("jit_compile", JIT_COMPILE)):
+        for name, choices in (("neuron_kind", NEURON_KINDS), ("training_protocol", TRAINING_PROTOCOLS),
+                              ("scaling", SCALINGS), ("readout_loss", READOUT_LOSSES), ("jit_compile", JIT_COMPILE)):
             _choice(getattr(self, name), name, choices)
         for name in ("freeze_neurons", "freeze_activation", "sample_with_replacement"):
             _flag(getattr(self, name), name)
@@ -163,7 +164,8 @@ class NetworkConfig:
             fields[name] = _overrides(getattr(self, name), name)
         alpha = self.alpha_learning_rate_scale
         if alpha is None:
-            alpha = BIOLOGICAL_ALPHA_LEARNING_RATE_SCALE if self.neurons == "biological" and self.protocol == "project" else 1.0
+            biological_project = self.neuron_kind == "biological" and self.training_protocol == "project"
+            alpha = BIOLOGICAL_ALPHA_LEARNING_RATE_SCALE if biological_project else 1.0
         fields["alpha_learning_rate_scale"] = check_finite_number(
             alpha, "alpha_learning_rate_scale", minimum=0, exclusive_minimum=True)
         for name, value in fields.items():
@@ -174,7 +176,7 @@ class NetworkConfig:
         """The option overrides of the neurons that are built (those of the other kind, or of a baseline, are not read)."""
         if self.baseline or self.applied_scaling == "reference":
             return
-        if self.neurons == "biological":
+        if self.neuron_kind == "biological":
             from gfr_keras.network.scaling import neuron_scaling_options
 
             neuron_scaling_options(self.neuron_scaling_options)
@@ -188,7 +190,7 @@ class NetworkConfig:
         """A config whose neurons get `scaling_options`: `neuron_scaling_options` for biological neurons, else
         `default_neuron_options` (one dict of overrides, as `gfr train-network --scaling-option` gives)."""
         if scaling_options:
-            name = "neuron_scaling_options" if fields.get("neurons") == "biological" else "default_neuron_options"
+            name = "neuron_scaling_options" if fields.get("neuron_kind") == "biological" else "default_neuron_options"
             fields[name] = scaling_options
         unknown = sorted(set(fields) - {field.name for field in dataclasses.fields(cls)})
         if unknown:
@@ -197,7 +199,9 @@ class NetworkConfig:
 
     @classmethod
     def from_keywords(cls, units=256, scaling_options=None, **fields):
-        """The keyword form of `build_model` / `build_gfr_network` (`KEYWORD_DEFAULTS` under the keywords given)."""
+        """The keyword form of `build_model` / `build_gfr_network` (`KEYWORD_DEFAULTS` under the keywords given; the
+        deprecated `neurons=` and `protocol=` as `neuron_kind=` and `training_protocol=`, `gfr_keras.network.renamed`)."""
+        fields = renamed_keywords(fields)
         return cls.with_scaling_options(scaling_options, units=units, **{**KEYWORD_DEFAULTS, **fields})
 
     @classmethod
@@ -212,26 +216,26 @@ class NetworkConfig:
 
     @property
     def applied_scaling(self):
-        """The scaling the neurons get: the published one under `protocol="reference"`, else `scaling`.
+        """The scaling the neurons get: the published one under `training_protocol="reference"`, else `scaling`.
 
         Default neurons under the published scaling are the spec's (`traces="fast"`, 4 decay rates),
         whatever `default_neuron_options` say.
         """
-        return "reference" if self.protocol == "reference" else self.scaling
+        return "reference" if self.training_protocol == "reference" else self.scaling
 
     @property
     def scaling_options(self):
         """The option overrides of this config's kind of neurons (None when there are none)."""
-        return self.neuron_scaling_options if self.neurons == "biological" else self.default_neuron_options
+        return self.neuron_scaling_options if self.neuron_kind == "biological" else self.default_neuron_options
 
     def training(self):
         """What `compile_network` trains with: `readout_loss`, `multipliers` (alpha and beta) and Adam's keywords.
 
-        `protocol="reference"` trains as the published code (`REFERENCE_TRAINING`, `REFERENCE_ADAM`).
+        `training_protocol="reference"` trains as the published code (`REFERENCE_TRAINING`, `REFERENCE_ADAM`).
         """
         chosen = {"readout_loss": self.readout_loss, "beta_learning_rate_scale": self.beta_learning_rate_scale,
                   "alpha_learning_rate_scale": self.alpha_learning_rate_scale}
-        reference = self.protocol == "reference"
+        reference = self.training_protocol == "reference"
         chosen = {**chosen, **REFERENCE_TRAINING} if reference else chosen
         return {
             "readout_loss": chosen["readout_loss"],
@@ -245,13 +249,14 @@ class NetworkConfig:
         The keys and values are those runs recorded before the config existed (`n_nodes`, `lr`,
         `beta_lr_scale`, ...), so a rerun into an earlier run folder still finds its settings equal:
         the options as asked for (not what the reference protocol trains with), None for those the
-        model does not use. `neurons_from`: the run folder a permuted network draws its neurons from.
+        model does not use; `neuron_kind` and `training_protocol` under the keys of their flags, `neurons` and
+        `protocol`. `neurons_from`: the run folder a permuted network draws its neurons from.
         """
         gfr = not self.baseline
         built_here = gfr and not neurons_from
         return {
             "baseline": self.baseline,
-            "neurons": self.neurons if gfr else None,
+            "neurons": self.neuron_kind if gfr else None,
             "freeze_neurons": self.freeze_neurons,
             "freeze_activation": self.freeze_activation,
             "n_nodes": self.units,
@@ -260,13 +265,13 @@ class NetworkConfig:
             "alpha_lr_scale": self.alpha_learning_rate_scale if gfr else None,
             "sample_with_replacement": self.sample_with_replacement,
             "lr": self.learning_rate,
-            "protocol": self.protocol,
-            "scaling": self.scaling if gfr and self.neurons == "biological" else None,
+            "protocol": self.training_protocol,
+            "scaling": self.scaling if gfr and self.neuron_kind == "biological" else None,
             "scaling_options": self.scaling_options,
-            "default_neuron_options": self._default_neuron_settings() if built_here and self.neurons == "default" else None,
+            "default_neuron_options": self._default_neuron_settings() if built_here and self.neuron_kind == "default" else None,
             "neurons_from": neurons_from,
             "configuration": list(self.configuration) if gfr else None,
-            "dataset": self._dataset_settings() if built_here and self.neurons == "biological" else None,
+            "dataset": self._dataset_settings() if built_here and self.neuron_kind == "biological" else None,
         }
 
     def _default_neuron_settings(self):

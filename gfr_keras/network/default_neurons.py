@@ -45,7 +45,7 @@ def _bad(text):
 def default_neurons(units, options=None):
     """`GFRNetworkCell` arguments for `units` default neurons under `DEFAULT_NEURON_OPTIONS` overrides.
 
-    `{"traces": "fast"}` is `{}`: the spec's neurons (as `--protocol reference` uses them).
+    `{"traces": "fast"}` is `{}`: the spec's neurons (as `training_protocol="reference"` uses them).
     """
     options = default_neuron_options(options)
     bin_size_ms, traces = options["bin_size_ms"], options["traces"]
@@ -55,20 +55,20 @@ def default_neurons(units, options=None):
         rates = list(DEFAULT_DECAY_RATES)
     else:
         rates = decay_rates(int(bin_size_ms))
-    neurons = {"units": int(units), "decay_rates": rates}
+    population = {"units": int(units), "decay_rates": rates}
     if traces == "fast":
-        return {"neurons": neurons}
-    neurons["alpha_initializer"] = {"class_name": "Constant", "config": {"value": rates}}
+        return {"population": population}
+    population["alpha_initializer"] = {"class_name": "Constant", "config": {"value": rates}}
     # One row reaches mean(h) as mean(alpha) I: scale the projections so it is still I.
     pulse = float(np.mean(rates))
-    return {"neurons": neurons, "input_scale": 1.0 / pulse, "recurrent_scale": 1.0 / pulse}
+    return {"population": population, "input_scale": 1.0 / pulse, "recurrent_scale": 1.0 / pulse}
 
 
 def default_neuron_settings(options=None, scaling="neuron"):
     """The default neurons' options a network is built with, for a run's record (`result.json`).
 
     `DEFAULT_NEURON_OPTIONS` with `options` over them; the published scaling
-    (`scaling="reference"`, as `--protocol reference` sets) builds the spec's
+    (`scaling="reference"`, as `training_protocol="reference"` sets) builds the spec's
     neurons whatever the options say: `traces="fast"`, the spec's 4 decay rates.
     """
     if scaling == "reference":

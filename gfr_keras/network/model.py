@@ -8,7 +8,7 @@ Per step, with `x_t` one image row and `r` the neurons' rates::
 
 Biological neurons get the neuron scaling by default (`neuron_scaling`: each
 neuron starts at rest at its own threshold, projections in its own pA, rates
-read as fractions of its own gamma); `scaling="reference"` / `protocol="reference"`
+read as fractions of its own gamma); `scaling="reference"` / `training_protocol="reference"`
 keep the published one.
 
 After the 28 rows the network runs 5 zero-input steps: prediction is their mean
@@ -24,6 +24,7 @@ from gfr_keras.network.cell import READOUT_STEPS, GFRNetworkCell, GFRNetworkRNN
 from gfr_keras.network.config import NetworkConfig
 from gfr_keras.network.readout import AppendZeroSteps, ReadoutCrossentropy, ReadoutSteps, ScaleRates, SelectSteps
 from gfr_keras.network.default_neurons import default_neurons
+from gfr_keras.network.renamed import renamed_keywords
 from gfr_keras.network.scaling import biological_neurons, sample_records, set_population
 from gfr_keras.optimizers import ScaledAdam
 
@@ -31,9 +32,9 @@ from gfr_keras.optimizers import ScaledAdam
 # traces unless default_neuron_options={"traces": "fast"} (gfr_keras.network.default_neurons).
 
 
-def _neurons(config):
+def _population(config):
     """`(GFRNetworkCell arguments, readout factors, stacked parameters to assign or None)` for the config's neurons."""
-    if config.neurons == "default":
+    if config.neuron_kind == "default":
         # The published scaling has nothing for default neurons; the options start them elsewhere.
         cell_args = {} if config.applied_scaling == "reference" else default_neurons(config.units, config.default_neuron_options)
         return cell_args, 1.0, None
@@ -41,11 +42,11 @@ def _neurons(config):
 
     dataset = SHIPPED_DATASET_PATH if config.dataset is None else config.dataset
     records = sample_records(dataset, config.units, config.configuration, config.seed, replace=config.sample_with_replacement)
-    neurons = biological_neurons(records, config.row_size, config.applied_scaling, config.neuron_scaling_options)
-    return dict(neurons.cell_arguments), neurons.readout_factors, neurons.arrays
+    biological = biological_neurons(records, config.row_size, config.applied_scaling, config.neuron_scaling_options)
+    return dict(biological.cell_arguments), biological.readout_factors, biological.arrays
 
 
-def _reference_initializers(cell_args, neurons, units, row_size):
+def _reference_initializers(cell_args, neuron_kind, units, row_size):
     """PyTorch's default `U(+-1/sqrt(fan_in))` for every projection and bias (the published code).
 
     One initializer per weight: a Keras initializer without a seed gives the same
@@ -55,7 +56,7 @@ def _reference_initializers(cell_args, neurons, units, row_size):
     """
     torch_input = lambda: keras.initializers.RandomUniform(-1 / np.sqrt(row_size), 1 / np.sqrt(row_size))
     torch_rec = lambda: keras.initializers.RandomUniform(-1 / np.sqrt(units), 1 / np.sqrt(units))
-    if neurons == "default":
+    if neuron_kind == "default":
         cell_args["input_initializer"] = torch_input()
     cell_args.update(recurrent_initializer=torch_rec(), bias_initializer=torch_input(), recurrent_bias_initializer=torch_rec())
     return {"kernel_initializer": torch_rec(), "bias_initializer": torch_rec()}
@@ -69,21 +70,24 @@ def build_gfr_network(config=256, **keywords):
     `[batch, 5, 10]` (all 5 zero-input steps) and `"probabilities"` `[batch, 10]`
     (mean softmax over the 5, for accuracy).
 
-    The keyword form, `build_gfr_network(units, neurons=..., dataset=..., configuration=..., seed=...,
+    The keyword form, `build_gfr_network(units, neuron_kind=..., dataset=..., configuration=..., seed=...,
     freeze_neurons=..., freeze_activation=..., sample_with_replacement=..., rows=..., row_size=..., classes=...,
-    scaling=..., scaling_options=..., protocol=...)`, takes `NetworkConfig` fields (`scaling_options`: the
+    scaling=..., scaling_options=..., training_protocol=...)`, takes `NetworkConfig` fields (`scaling_options`: the
     neurons' own options, `NEURON_SCALING_OPTIONS` or `DEFAULT_NEURON_OPTIONS` overrides) and needs a
-    `dataset` for biological neurons. `protocol="reference"`: the published code's scaling, and PyTorch's
-    default initialisation `U(+-1/sqrt(fan_in))` of every projection and bias.
+    `dataset` for biological neurons. `training_protocol="reference"`: the published code's scaling, and
+    PyTorch's default initialisation `U(+-1/sqrt(fan_in))` of every projection and bias. The deprecated
+    keywords `neurons=` and `protocol=` still work (`gfr_keras.network.renamed`).
     """
-    if not isinstance(config, NetworkConfig) and keywords.get("neurons") == "biological" and keywords.get("dataset") is None:
-        raise InvalidParameterError("dataset: neurons='biological' needs a dataset (path, records or load_dataset dict)",
+    keywords = renamed_keywords(keywords)
+    if not isinstance(config, NetworkConfig) and keywords.get("neuron_kind") == "biological" and keywords.get("dataset") is None:
+        raise InvalidParameterError("dataset: neuron_kind='biological' needs a dataset (path, records or load_dataset dict)",
                                     parameter="dataset")
     config = NetworkConfig.coerce(config, keywords)
-    cell_args, factors, arrays = _neurons(config)
+    cell_args, factors, arrays = _population(config)
     keras.utils.set_random_seed(config.seed)
-    protocol_reference = config.protocol == "reference"
-    readout_init = _reference_initializers(cell_args, config.neurons, config.units, config.row_size) if protocol_reference else {}
+    readout_init = {}
+    if config.training_protocol == "reference":
+        readout_init = _reference_initializers(cell_args, config.neuron_kind, config.units, config.row_size)
     cell = GFRNetworkCell(config.units, freeze_neurons=config.freeze_neurons, freeze_activation=config.freeze_activation,
                           name="gfr_network_cell", **cell_args)
     images = keras.Input((config.rows, config.row_size), name="images")
@@ -96,7 +100,7 @@ def build_gfr_network(config=256, **keywords):
     train_logits, readout_logits, probabilities = ReadoutSteps(0, READOUT_STEPS, name="readout_steps")(logits)
     named = {"logits": train_logits, "readout_logits": readout_logits, "probabilities": probabilities}
     outputs = {name: keras.layers.Identity(name=name)(tensor) for name, tensor in named.items()}
-    model = keras.Model(images, outputs, name=f"gfr_network_{config.neurons}")
+    model = keras.Model(images, outputs, name=f"gfr_network_{config.neuron_kind}")
     if arrays is not None:
         set_population(cell.neurons, arrays)
     return model
@@ -107,10 +111,10 @@ def compile_network(model, config=None, **keywords):
     reference), the loss and learning-rate factors of `NetworkConfig.training` (its other fields unused).
 
     The keyword form, `compile_network(model, learning_rate=1e-3, readout_loss="all",
-    beta_learning_rate_scale=1e-3, jit_compile="auto", protocol="project", alpha_learning_rate_scale=1.0)`,
-    takes `NetworkConfig` fields with these defaults. `protocol="reference"` trains as the published code:
-    first-step loss, plain Adam on alpha and beta, epsilon 1e-8 placed as PyTorch places it (overriding
-    `readout_loss` and both learning-rate scales).
+    beta_learning_rate_scale=1e-3, jit_compile="auto", training_protocol="project", alpha_learning_rate_scale=1.0)`,
+    takes `NetworkConfig` fields with these defaults (the deprecated `protocol=` too).
+    `training_protocol="reference"` trains as the published code: first-step loss, plain Adam on alpha and
+    beta, epsilon 1e-8 placed as PyTorch places it (overriding `readout_loss` and both learning-rate scales).
 
     Fields read:
         readout_loss: `"first"` (the reference: cross-entropy of the first
@@ -125,6 +129,7 @@ def compile_network(model, config=None, **keywords):
             on a CPU-only TensorFlow machine; `True` turns it on there (see
             docs/benchmarks.md for what it changes).
     """
+    keywords = renamed_keywords(keywords)
     if not isinstance(config, NetworkConfig):
         if config is not None:  # the learning rate, given by position
             keywords = {**keywords, "learning_rate": config}

@@ -58,7 +58,7 @@ class BiologicalNeurons:
     """Fitted neurons ready for a network: what `biological_neurons` returns.
 
     Attributes:
-        cell_arguments: `GFRNetworkCell` keyword arguments (`neurons`: the population's `GFRCell` config,
+        cell_arguments: `GFRNetworkCell` keyword arguments (`population`: the population's `GFRCell` config,
             the projections' scales, the drive offset, ...).
         arrays: the neurons' parameters, checked and stacked (`stack_params`), to assign once the network is built.
         readout_factors: what the readout multiplies the rates by (1, 1000 for Hz, or one `1 / gamma` per neuron).
@@ -160,7 +160,7 @@ def biological_neurons(records, input_size, scaling="reference", options=None):
         cell_args, factors = neuron_scaling(arrays, input_size, options)
     else:
         raise InvalidParameterError(f"scaling: expected 'neuron' or 'reference', got {scaling!r}", parameter="scaling")
-    return BiologicalNeurons({"neurons": population_config(arrays), **cell_args}, arrays, factors)
+    return BiologicalNeurons({"population": population_config(arrays), **cell_args}, arrays, factors)
 
 
 def population_config(arrays):

@@ -23,6 +23,7 @@ from gfr_keras.network.mnist import even_batch_size, make_dataset
 from gfr_keras.network.config import NetworkConfig
 from gfr_keras.network.model import build_gfr_network, compile_network
 from gfr_keras.network.readout import network_targets
+from gfr_keras.network.renamed import renamed_keywords
 from gfr_keras.network.run_folder import (
     BACKUP_DIR, BEST_MODEL_FILE, HISTORY_FILE, RESULT_FILE, AtomicBackupAndRestore, EpochHistory, best_in_history, claim_run,
     read_history,
@@ -33,11 +34,12 @@ def build_model(config=256, **keywords):
     """A compiled L-MNIST model of a `NetworkConfig`: a GFR network (`build_gfr_network`) or a Keras `baseline`,
     compiled by `compile_network`.
 
-    The keyword form, `build_model(units, baseline=..., neurons=..., dataset=..., learning_rate=...,
+    The keyword form, `build_model(units, baseline=..., neuron_kind=..., dataset=..., learning_rate=...,
     scaling_options=..., ...)`, takes `NetworkConfig` fields (see `NetworkConfig.from_keywords`); there a
     missing `dataset` is the shipped one and `alpha_learning_rate_scale` defaults to 1 whatever the neurons.
+    The deprecated keywords `neurons=` and `protocol=` still work (`gfr_keras.network.renamed`).
     """
-    config = NetworkConfig.coerce(config, keywords)
+    config = NetworkConfig.coerce(config, renamed_keywords(keywords))
     if config.baseline:
         model = build_baseline(config.baseline, config.units, rows=config.rows, row_size=config.row_size,
                                classes=config.classes, seed=config.seed)
