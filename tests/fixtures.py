@@ -1,5 +1,5 @@
-"""Helpers the tests share: independent numpy oracles of the model, the ids of the broken cells, and the
-repository's scripts (benchmarks/, notebooks/) loaded from their files.
+"""Helpers the tests share: independent numpy oracles of the model, the ids of the broken cells, the
+repository's scripts (benchmarks/, notebooks/) loaded from their files, and commands run beside the tests.
 
 Imported by tests as `from fixtures import ...` (pytest puts tests/ on the path);
 pytest fixtures themselves live in conftest.py.
@@ -7,6 +7,7 @@ pytest fixtures themselves live in conftest.py.
 
 import functools
 import importlib.util
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,41 @@ def load_script(relative_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def selected(request, *test_names):
+    """Whether this session runs a test of `request`'s module named one of `test_names` (parameters aside)."""
+    return any(getattr(item, "module", None) is request.module and item.name.split("[")[0] in test_names
+               for item in request.session.items)
+
+
+class BackgroundCommand:
+    """A command started now that runs while the tests go on, for a test to wait on later.
+
+    Used where a test needs its own process (a fresh interpreter, another backend, devices set before
+    TensorFlow starts): started with its module, it runs beside that module's in-process tests, which
+    leave one of two cores idle. Its output goes to files (`<name>.stdout`, `<name>.stderr` in `folder`):
+    a pipe that nobody reads could fill and stall it.
+    """
+
+    def __init__(self, argv, folder, name, **popen_keywords):
+        self.paths = [Path(folder) / f"{name}.{stream}" for stream in ("stdout", "stderr")]
+        self._files = [open(path, "w") for path in self.paths]
+        self.process = subprocess.Popen(argv, stdout=self._files[0], stderr=self._files[1], text=True, **popen_keywords)
+
+    def wait(self, timeout_s=600):
+        """`(exit status, stdout, stderr)` once the command has finished (at most `timeout_s` from now)."""
+        code = self.process.wait(timeout=timeout_s)
+        self._close()
+        return (code, *(path.read_text() for path in self.paths))
+
+    def stop(self):
+        """Kills the command if it still runs (a test that failed before waiting on it)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._close()
+
+    def _close(self):
+        for handle in self._files:
+            handle.close()

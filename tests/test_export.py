@@ -2,13 +2,13 @@
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from fixtures import BackgroundCommand, selected
 from tensorflow.core.protobuf import saved_model_pb2
 
 import gfr_keras as gk
@@ -32,6 +32,61 @@ def exports(tmp_path_factory):
         "lmnist": Path(export_lmnist(network, base, source="test")),
         "gfr_neurons": Path(export_gfr_neurons(records, os.fspath(gk.SHIPPED_DATASET_PATH), base)),
     }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_processes(request, exports, tmp_path_factory):
+    """The commands that need a process of their own (a server without gfr-keras, TensorFlow's `saved_model_cli`,
+    `gfr export` in a fresh interpreter), started together as soon as the exports exist, so that they run beside
+    this module's in-process tests. `(name -> BackgroundCommand, their folder)`; only those whose test runs."""
+    folder = tmp_path_factory.mktemp("fresh_processes")
+    quiet = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    commands = {}  # name: (argv, environment)
+    if selected(request, "test_loads_without_gfr_keras_and_matches_keras"):
+        commands["without_gfr_keras"] = ([sys.executable, "-c", _server_script(exports, folder)], quiet)
+    if selected(request, "test_saved_model_cli_shows_and_runs"):
+        cli = Path(sys.executable).parent / "saved_model_cli"
+        np.save(folder / "cli_images.npy", images(2))
+        commands["cli_show"] = ([str(cli), "show", "--dir", str(exports["gfr_neurons"]), "--all"], os.environ)
+        commands["cli_run"] = ([str(cli), "run", "--dir", str(exports["lmnist"]), "--tag_set", "serve",
+                                "--signature_def", "serving_default", "--inputs", f"images={folder / 'cli_images.npy'}",
+                                "--outdir", str(folder / "cli_out")], os.environ)
+    if selected(request, "test_gfr_export_command_in_a_fresh_process"):
+        run_dir = folder / "run"
+        run_dir.mkdir()
+        exports["network"].save(run_dir / "best.keras")
+        (run_dir / "result.json").write_text(json.dumps({"test_accuracy": 0.8125, "data": "offline", "model": "m"}))
+        commands["export_command"] = ([sys.executable, "-m", "training.cli", "export", "lmnist", "--run", str(run_dir),
+                                       "--out", str(folder / "sm")], quiet)
+    started = {name: BackgroundCommand(argv, folder, name, cwd=ROOT, env=env) for name, (argv, env) in commands.items()}
+    yield started, folder
+    for command in started.values():
+        command.stop()
+
+
+def _server_script(exports, folder):
+    """A script that loads both SavedModels as TF Serving would, without gfr-keras, and saves what they give."""
+    np.save(folder / "images.npy", images())
+    np.save(folder / "current.npy", currents())
+    return f"""
+import sys
+sys.modules["gfr_keras"] = None  # the server has no gfr-keras
+import numpy as np, tensorflow as tf
+lmnist = tf.saved_model.load({str(exports["lmnist"])!r})
+neurons = tf.saved_model.load({str(exports["gfr_neurons"])!r})
+out = lmnist.signatures["serving_default"](images=tf.constant(np.load({str(folder / "images.npy")!r})))
+np.save({str(folder / "probabilities.npy")!r}, out["probabilities"].numpy())
+np.save({str(folder / "classes.npy")!r}, out["classes"].numpy())
+rates = neurons.signatures["simulate"](current_pa=tf.constant(np.load({str(folder / "current.npy")!r})))["rate_per_ms"]
+np.save({str(folder / "rates.npy")!r}, rates.numpy())
+"""
+
+
+def _finished(fresh_processes, name):
+    """The standard output of the command `name` of `fresh_processes`, which must have succeeded."""
+    code, stdout, stderr = fresh_processes[0][name].wait(timeout_s=300)
+    assert code == 0, stdout[-2000:] + stderr[-2000:]
+    return stdout
 
 
 def images(n=4, seed=0):
@@ -73,49 +128,23 @@ def test_only_stock_ops(exports):
         assert ops and not ops & PY_FUNC_OPS, name
 
 
-def test_loads_without_gfr_keras_and_matches_keras(exports, tmp_path):
-    np.save(tmp_path / "images.npy", images())
-    np.save(tmp_path / "current.npy", currents())
-    script = f"""
-import sys
-sys.modules["gfr_keras"] = None  # the server has no gfr-keras
-import numpy as np, tensorflow as tf
-lmnist = tf.saved_model.load({str(exports["lmnist"])!r})
-neurons = tf.saved_model.load({str(exports["gfr_neurons"])!r})
-out = lmnist.signatures["serving_default"](images=tf.constant(np.load({str(tmp_path / "images.npy")!r})))
-np.save({str(tmp_path / "probabilities.npy")!r}, out["probabilities"].numpy())
-np.save({str(tmp_path / "classes.npy")!r}, out["classes"].numpy())
-rates = neurons.signatures["simulate"](current_pa=tf.constant(np.load({str(tmp_path / "current.npy")!r})))["rate_per_ms"]
-np.save({str(tmp_path / "rates.npy")!r}, rates.numpy())
-"""
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_loads_without_gfr_keras_and_matches_keras(exports, fresh_processes):
+    _finished(fresh_processes, "without_gfr_keras")
+    folder = fresh_processes[1]
     expected = np.asarray(exports["network"](images())["probabilities"])
-    np.testing.assert_allclose(np.load(tmp_path / "probabilities.npy"), expected, atol=1e-6)
-    assert np.load(tmp_path / "classes.npy").dtype == np.int64
-    np.testing.assert_array_equal(np.load(tmp_path / "classes.npy"), expected.argmax(-1))
+    np.testing.assert_allclose(np.load(folder / "probabilities.npy"), expected, atol=1e-6)
+    assert np.load(folder / "classes.npy").dtype == np.int64
+    np.testing.assert_array_equal(np.load(folder / "classes.npy"), expected.argmax(-1))
     layer = gk.population_from_records(exports["records"], return_sequences=True)
-    np.testing.assert_allclose(np.load(tmp_path / "rates.npy"), np.asarray(layer(currents())), atol=1e-6)
+    np.testing.assert_allclose(np.load(folder / "rates.npy"), np.asarray(layer(currents())), atol=1e-6)
 
 
-def test_saved_model_cli_shows_and_runs(exports, tmp_path):
-    cli = Path(sys.executable).parent / "saved_model_cli"
-    np.save(tmp_path / "images.npy", images(2))
-    # Two independent commands, each paying TensorFlow's import: started together, they share the cores.
-    commands = {
-        "show": [str(cli), "show", "--dir", str(exports["gfr_neurons"]), "--all"],
-        "run": [str(cli), "run", "--dir", str(exports["lmnist"]), "--tag_set", "serve", "--signature_def", "serving_default",
-                "--inputs", f"images={tmp_path / 'images.npy'}", "--outdir", str(tmp_path / "out")],
-    }
-    processes = {name: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for name, argv in commands.items()}
-    (shown_out, shown_err), (_, ran_err) = (processes[name].communicate(timeout=300) for name in ("show", "run"))
-    assert processes["show"].returncode == 0, shown_err[-2000:]
+def test_saved_model_cli_shows_and_runs(exports, fresh_processes):
+    shown_out = _finished(fresh_processes, "cli_show")
     for text in ("signature_def['simulate']", "signature_def['step']", "name: simulate_current_pa" , "DT_FLOAT", "(-1, -1, 3)", "(-1, 24)"):
         assert text in shown_out or text.replace("simulate_", "") in shown_out, text
-    assert processes["run"].returncode == 0, ran_err[-2000:]
-    probabilities = np.load(tmp_path / "out" / "probabilities.npy")
+    _finished(fresh_processes, "cli_run")
+    probabilities = np.load(fresh_processes[1] / "cli_out" / "probabilities.npy")
     np.testing.assert_allclose(probabilities, np.asarray(exports["network"](images(2))["probabilities"]), atol=1e-6)
 
 
@@ -221,18 +250,12 @@ def test_signatures_get_float32_or_an_error_naming_the_input(exports):
         run_grpc_request(neurons, request)
 
 
-def test_gfr_export_command_in_a_fresh_process(exports, tmp_path):
+def test_gfr_export_command_in_a_fresh_process(fresh_processes):
     """The command loads a saved run (its custom layers registered by `import gfr_keras`) and exports it."""
-    run_dir = tmp_path / "run"
-    run_dir.mkdir()
-    exports["network"].save(run_dir / "best.keras")
-    (run_dir / "result.json").write_text(json.dumps({"test_accuracy": 0.8125, "data": "offline", "model": "m"}))
-    command = [sys.executable, "-m", "training.cli", "export", "lmnist", "--run", str(run_dir), "--out", str(tmp_path / "sm")]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    manifest = json.loads((tmp_path / "sm" / "lmnist" / "1" / "manifest.json").read_text())
-    assert manifest["source"] == str(run_dir) and "serving_default" in manifest["signatures"]
+    _finished(fresh_processes, "export_command")
+    folder = fresh_processes[1]
+    manifest = json.loads((folder / "sm" / "lmnist" / "1" / "manifest.json").read_text())
+    assert manifest["source"] == str(folder / "run") and "serving_default" in manifest["signatures"]
     assert manifest["training"]["test_accuracy"] == 0.8125  # the run's accuracy travels with the model
 
 

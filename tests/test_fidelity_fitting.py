@@ -26,6 +26,18 @@ def cells(processed):
     return [read_processed_cell(p) for p in sorted(processed.glob("*.h5"))]
 
 
+@pytest.fixture(scope="module")
+def third_cell_fit(cells):
+    """`fit_cells` of the bank's third cell alone (QUICK): its activation is not flat, so its fit moves. Read-only."""
+    return fit_cells([cells[2]], 20, 20, config=QUICK)[0]
+
+
+@pytest.fixture(scope="module")
+def third_cell_activations(cells):
+    """`fit_activations` of the bank's third cell (QUICK). Read-only."""
+    return fit_activations([cells[2]], 20, config=QUICK)
+
+
 def without(cell, stimulus):
     cell = copy.deepcopy(cell)
     cell["sweeps"] = {n: s for n, s in cell["sweeps"].items() if s["stimulus_name"] != stimulus}
@@ -74,7 +86,7 @@ def with_long_square(cell, current_pa=None, rate_per_ms=None):
 
 
 @pytest.mark.backend_agnostic
-def test_an_unusable_activation_start_fails_the_cell_with_the_reason(cells):
+def test_an_unusable_activation_start_fails_the_cell_with_the_reason(cells, third_cell_fit):
     """F2: sigma = 0 or a non-finite initial slope fails the cell (the published fit is NaN), never "ok"."""
     zero_current = with_long_square(cells[0], current_pa=0.0, rate_per_ms=[0.0, 0.05])
     # every pair at 100 pA, some spiking: the threshold pair and the peak share a current -> slope 0/0
@@ -83,7 +95,7 @@ def test_an_unusable_activation_start_fails_the_cell_with_the_reason(cells):
     assert results[0]["status"] == FitStatus.FAILED and "sigma = 0" in results[0]["failure_reason"]
     assert results[1]["status"] == FitStatus.FAILED and "slope is not finite" in results[1]["failure_reason"]
     assert results[2]["status"] == "ok"
-    assert_same_fit(fit_cells([cells[2]], 20, 20, config=QUICK)[0], results[2])
+    assert_same_fit(third_cell_fit, results[2])
 
 
 def test_published_padding_mask_counts_a_cells_own_padding_only(cells):
@@ -189,9 +201,9 @@ def test_retrain_keeps_a_better_saved_fit_and_replaces_a_worse_one(cells, proces
 
 
 @pytest.mark.backend_agnostic
-def test_finetune_starts_from_the_saved_parameters(cells):
+def test_finetune_starts_from_the_saved_parameters(cells, third_cell_fit):
     """F7: with `finetune` every run starts from the saved alpha and beta exactly, without it from fresh ones."""
-    saved = fit_cells([cells[2]], 20, 20, config=QUICK)[0]
+    saved = copy.deepcopy(third_cell_fit)
     previous = [{"status": "ok", "params": saved["params"], "val_evr": saved["val_evr"], "activation_loss": 1.0}]
     activations = [{"g": saved["params"]["g"], "loss": 1.0, "status": "ok"}]
     # The population before its first step: every learning-rate copy holds the saved parameters, bit for bit.
@@ -315,9 +327,9 @@ def test_gfr_fit_accepts_the_published_configs(cells, processed, tmp_path, capsy
 
 
 @pytest.mark.backend_agnostic
-def test_freeze_activation_false_trains_g_with_alpha_and_beta(cells):
+def test_freeze_activation_false_trains_g_with_alpha_and_beta(cells, third_cell_activations):
     """F13: the published `GFR(freeze_g=config["freeze_activation"])`: false trains g's threshold and coefficients."""
-    activations = fit_activations([cells[2]], 20, config=QUICK)
+    activations = copy.deepcopy(third_cell_activations)
     quick = {**QUICK, "hparams": [{"lr": 1e-2, "epochs": 4}]}
     frozen = fit_neurons([cells[2]], activations, 20, config=quick)[0]
     trained = fit_neurons([cells[2]], activations, 20, config={**quick, "freeze_activation": False})[0]
@@ -333,11 +345,11 @@ def test_freeze_activation_false_trains_g_with_alpha_and_beta(cells):
 
 
 @pytest.mark.backend_agnostic
-def test_adam_epsilon_is_1e_8_whatever_the_loss_eps(cells):
+def test_adam_epsilon_is_1e_8_whatever_the_loss_eps(cells, third_cell_activations):
     """Published: `PoissonNLLLoss(eps=config["eps"])` in the neuron fit, `torch.optim.Adam` (eps 1e-8) in both fits,
     and the activation fit's loss with PyTorch's default 1e-8. So `eps` changes the neuron's loss alone."""
     config = FitConfig.coerce({**QUICK, "eps": 1e-2})
-    activations = fit_activations([cells[2]], 20, config=QUICK)
+    activations = copy.deepcopy(third_cell_activations)
     assert build_population(activations, [None], 20, config).optimizer.epsilon == 1e-8
     assert build_population(activations, [None], 20, FitConfig.coerce({"adam_epsilon": 1e-6})).optimizer.epsilon == 1e-6
     # The activation fit uses neither: the same fit, bit for bit, with another eps.

@@ -4,11 +4,11 @@ import copy
 import math
 import os
 import pickle
-import subprocess
 import sys
 
 import numpy as np
 import pytest
+from fixtures import BackgroundCommand, selected
 
 import gfr_keras as gk
 from gfr_keras.fitting.activation import initial_activation
@@ -105,21 +105,12 @@ pickle.dump(fit_cells(cells, 20, 20, config=config), open(sys.argv[2], "wb"))
 """
 
 
-def test_tensorflow_and_jax_fit_the_same(cells, tmp_path):
-    keras = pytest.importorskip("keras")
-    pytest.importorskip("jax")
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("compares this TensorFlow run with a JAX subprocess")
+def test_tensorflow_and_jax_fit_the_same(cells, jax_runs):
+    """The JAX fit of three cells (its process started with the module) against the same fit here, under TensorFlow."""
+    _skip_unless_tensorflow_with_jax("compares this TensorFlow run with a JAX subprocess")
     population = variants(cells, 3, seed=2)
-    (tmp_path / "in.pkl").write_bytes(pickle.dumps((population, STABLE)))
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    # The JAX fit runs in its own process while this one fits under TensorFlow.
-    jax_run = subprocess.Popen([sys.executable, "-c", FIT_IN_JAX, str(tmp_path / "in.pkl"), str(tmp_path / "out.pkl")], env=env)
-    try:
-        in_tf = fit_cells(population, 20, 20, config=STABLE)
-    finally:
-        assert jax_run.wait(timeout=600) == 0
-    in_jax = pickle.loads((tmp_path / "out.pkl").read_bytes())
+    in_tf = fit_cells(population, 20, 20, config=STABLE)
+    in_jax = jax_runs.result("tensorflow_and_jax")
     for tf_fit, jax_fit in zip(in_tf, in_jax):
         assert_same_fit(tf_fit, jax_fit)
         # float32 sums: a near-zero loss (a flat activation) only agrees to about 1e-6 absolute
@@ -139,17 +130,62 @@ pickle.dump((one, two), open(sys.argv[2], "wb"))
 """
 
 
-def test_two_devices_fit_as_one(cells, tmp_path):
+def test_two_devices_fit_as_one(jax_runs):
     """JAX with the unit axis sharded over two (forced host) devices gives the one-device fits."""
+    _skip_unless_tensorflow_with_jax("runs once, in a JAX subprocess")
+    one, two = jax_runs.result("two_devices")
+    for alone, sharded in zip(one, two):
+        assert_same_fit(alone, sharded)
+
+
+class JaxRuns:
+    """The JAX fits of this module, each in its own process (the backend is chosen at import), all started
+    together with the module so that they run beside the TensorFlow fits here."""
+
+    def __init__(self, cells, folder):
+        self.folder, self.runs = folder, {}
+        scripts = {
+            # name: (script, its cells and config, extra environment)
+            "tensorflow_and_jax": (FIT_IN_JAX, (variants(cells, 3, seed=2), STABLE), {}),
+            # 2 cells x 3 runs: 6 units, split 3 + 3
+            "two_devices": (FIT_ON_TWO_DEVICES, (variants(cells, 2, seed=3), QUICK),
+                            {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}),
+        }
+        for name, (script, inputs, environment) in scripts.items():
+            (folder / f"{name}_in.pkl").write_bytes(pickle.dumps(inputs))
+            argv = [sys.executable, "-c", script, str(folder / f"{name}_in.pkl"), str(folder / f"{name}_out.pkl")]
+            env = {**os.environ, "KERAS_BACKEND": "jax", **environment}
+            self.runs[name] = BackgroundCommand(argv, folder, name, env=env)
+
+    def result(self, name):
+        code, stdout, stderr = self.runs[name].wait(timeout_s=600)
+        assert code == 0, stdout[-2000:] + stderr[-3000:]
+        return pickle.loads((self.folder / f"{name}_out.pkl").read_bytes())
+
+    def stop(self):
+        for run in self.runs.values():
+            run.stop()
+
+
+def _skip_unless_tensorflow_with_jax(reason):
     keras = pytest.importorskip("keras")
     pytest.importorskip("jax")
     if keras.backend.backend() != "tensorflow":
-        pytest.skip("runs once, in a JAX subprocess")
-    population = variants(cells, 2, seed=3)  # 2 cells x 3 runs: 6 units, split 3 + 3
-    (tmp_path / "in.pkl").write_bytes(pickle.dumps((population, QUICK)))
-    env = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
-    script = [sys.executable, "-c", FIT_ON_TWO_DEVICES, str(tmp_path / "in.pkl"), str(tmp_path / "out.pkl")]
-    subprocess.run(script, env=env, check=True)
-    one, two = pickle.loads((tmp_path / "out.pkl").read_bytes())
-    for alone, sharded in zip(one, two):
-        assert_same_fit(alone, sharded)
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jax_runs(request, tmp_path_factory):
+    """`JaxRuns`, started when this module starts, if this session runs a test here that compares with them
+    (under TensorFlow, with JAX installed; those tests skip otherwise)."""
+    import importlib.util
+
+    import keras
+
+    wanted = selected(request, "test_tensorflow_and_jax_fit_the_same", "test_two_devices_fit_as_one")
+    if not wanted or keras.backend.backend() != "tensorflow" or importlib.util.find_spec("jax") is None:
+        yield None
+        return
+    runs = JaxRuns(request.getfixturevalue("cells"), tmp_path_factory.mktemp("jax_runs"))
+    yield runs
+    runs.stop()

@@ -197,14 +197,15 @@ def _corner_models(rows):
     return [(calibration.model_parameters(f, *knobs), f["rheobase_pa"]) for knobs in corners for f in features]
 
 
-def _long_square_spikes(models, dt_ms, extra_pa=()):
+def _long_square_spikes(models, dt_ms, extra_pa=(), allen_steps=True):
     """Spike samples of every `(params, rheobase_pa)` on Allen's suprathreshold Long Squares (up to
-    rheobase + 140 pA) and on `extra_pa` steps, 1 s each, with the bank's intrinsic noise."""
+    rheobase + 140 pA; none if not `allen_steps`) and on `extra_pa` steps, 1 s each, with the bank's intrinsic noise."""
     from gfr_keras.ephys.allen_stimuli import long_square_amplitudes
 
     params, currents = [], []
     for model, rheobase_pa in models:
-        for amplitude in [a for a in long_square_amplitudes(rheobase_pa) if a >= rheobase_pa] + list(extra_pa):
+        allen = [a for a in long_square_amplitudes(rheobase_pa) if a >= rheobase_pa] if allen_steps else []
+        for amplitude in allen + list(extra_pa):
             params.append(model)
             currents.append(np.full(int(1000.0 / dt_ms), amplitude))
     stacked = {key: np.array([p[key] for p in params]) for key in PARAMETERS}
@@ -214,12 +215,13 @@ def _long_square_spikes(models, dt_ms, extra_pa=()):
 
 def test_no_knob_of_the_calibration_makes_a_cell_fire_above_500_hz():
     """Every corner of the search space, on the metadata's extreme cells, at every Allen step and at
-    1 nA: no 1/ISI above 500 Hz. Without the refractory period the same corners exceed it."""
+    1 nA: no 1/ISI above 500 Hz. Without the refractory period the same corners exceed it at 1 nA."""
     dt_ms = 0.02  # the bank's default 50 kHz
     models = _corner_models(_extreme_source_cells())
     assert _fastest_rate_hz(_long_square_spikes(models, dt_ms, extra_pa=(1000.0,)), dt_ms) <= 500.0
     unbounded = [({**params, "refractory_ms": 0.0}, rheobase) for params, rheobase in models]
-    assert _fastest_rate_hz(_long_square_spikes(unbounded, dt_ms, extra_pa=(1000.0,)), dt_ms) > 500.0
+    # At 1 nA alone: one of the steps above, so a stronger claim than over all of them, at a fifth of the simulation.
+    assert _fastest_rate_hz(_long_square_spikes(unbounded, dt_ms, extra_pa=(1000.0,), allen_steps=False), dt_ms) > 500.0
 
 
 def test_calibrated_extreme_cells_stay_below_500_hz():

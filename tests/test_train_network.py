@@ -11,6 +11,8 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
+from fixtures import BackgroundCommand, selected
 
 from gfr_keras.network.mnist import offline_mnist
 from training.cli import main
@@ -20,6 +22,27 @@ SMALL = ["--n-nodes", "8", "--limit", "256", "--batch-size", "64"]
 #: SMALL without XLA (compiling costs about 17 s a run on 2 cores), for tests not about compilation;
 #: test_trains_checkpoints_and_reports keeps the default (XLA) path.
 SMALL_EAGER = [*SMALL, "--jit-compile", "off"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mirrored_run(request, tmp_path_factory):
+    """`gfr train-network --distribute` on two logical CPUs: its own process (the devices are set before TensorFlow
+    starts), started with this module so that it runs beside the in-process tests; `(command, run folder)`."""
+    if not selected(request, "test_mirrored_strategy_on_two_logical_cpus"):
+        yield None
+        return
+    out = tmp_path_factory.mktemp("mirrored") / "run"
+    code = (
+        "import tensorflow as tf;"
+        "cpu = tf.config.list_physical_devices('CPU')[0];"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2);"
+        "from training.cli import main;"
+        f"raise SystemExit(main(['train-network', '--epochs', '1', *{SMALL!r}, '--distribute', '--out', {str(out)!r}]))"
+    )
+    run = BackgroundCommand([sys.executable, "-c", code], out.parent, "mirrored", cwd=ROOT,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    yield run, out
+    run.stop()
 
 
 def _rows(path):
@@ -168,18 +191,10 @@ def test_killed_run_resumes_where_it_stopped(tmp_path, capsys):
     assert epochs == list(range(4))
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    out = tmp_path / "mirrored"
-    code = (
-        "import tensorflow as tf;"
-        "cpu = tf.config.list_physical_devices('CPU')[0];"
-        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2);"
-        "from training.cli import main;"
-        f"raise SystemExit(main(['train-network', '--epochs', '1', '--n-nodes', '8', '--limit', '256', '--batch-size', '64', '--distribute', '--out', {str(out)!r}]))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_mirrored_strategy_on_two_logical_cpus(mirrored_run):
+    run, out = mirrored_run
+    code, stdout, stderr = run.wait(timeout_s=600)
+    assert code == 0, stdout + stderr
     assert json.loads((out / "result.json").read_text())["replicas"] == 2
 
 
