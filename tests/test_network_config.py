@@ -223,3 +223,13 @@ def test_a_network_saved_before_the_renames_loads_with_the_same_outputs():
         np.testing.assert_allclose(np.asarray(outputs[key]), expected[key], rtol=1e-5, atol=1e-7, err_msg=key)
     config = loaded.get_layer("gfr_rnn").cell.get_config()
     assert "population" in config and "neurons" not in config  # written back under the new name
+
+
+@pytest.mark.parametrize("training_protocol", ["project", "reference"])
+def test_a_seed_builds_the_same_biological_network(training_protocol):
+    # The reference protocol's input initializer is made with the population, before the model's layers.
+    build = lambda: gk.build_gfr_network(16, neuron_kind="biological", dataset=gk.SHIPPED_DATASET_PATH, seed=5,
+                                         sample_with_replacement=True, training_protocol=training_protocol)
+    first, second = build(), build()
+    for a, b in zip(first.weights, second.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)

@@ -83,8 +83,10 @@ def build_gfr_network(config=256, **keywords):
         raise InvalidParameterError("dataset: neuron_kind='biological' needs a dataset (path, records or load_dataset dict)",
                                     parameter="dataset")
     config = NetworkConfig.coerce(config, keywords)
-    cell_args, factors, arrays = _population(config)
+    # Seeded before the population too: an initializer made without a seed draws its seed when it is made.
     keras.utils.set_random_seed(config.seed)
+    cell_args, factors, arrays = _population(config)
+    keras.utils.set_random_seed(config.seed)  # what follows draws as it did before the population was seeded
     readout_init = {}
     if config.training_protocol == "reference":
         readout_init = _reference_initializers(cell_args, config.neuron_kind, config.units, config.row_size)
