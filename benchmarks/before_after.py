@@ -17,15 +17,17 @@ every round's values, and after / before.
 import argparse
 import os
 import re
+import shlex
 import statistics
 import subprocess
 import sys
 
 
-def run_once(tree, script_and_args, figures):
+def run_once(tree, script_and_args, figures, extra_args=()):
     """The figures (`{name: float}`) one run of the tree's script prints; the run's tail if one is missing."""
     environment = {**os.environ, "PYTHONPATH": os.path.abspath(tree)}
     script, *args = script_and_args
+    args = [*args, *extra_args]
     completed = subprocess.run([sys.executable, os.path.join(tree, script), *args], cwd=tree, env=environment,
                                capture_output=True, text=True)
     values = {}
@@ -53,6 +55,7 @@ def main():
     parser.add_argument("--before", required=True, help="the source tree of the code before the change")
     parser.add_argument("--after", required=True, help="the source tree of the code after it")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--after-args", default="", help="arguments only the after tree's script takes (its new options)")
     parser.add_argument("--figure", action="append", required=True, help="NAME=REGEX, the regex's first group a number")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- SCRIPT ARGS (the script's path inside each tree)")
     args = parser.parse_args()
@@ -64,10 +67,12 @@ def main():
     values = {side: {name: [] for name in figures} for side in sides}
     for round_index in range(args.rounds):
         for side, tree in sides.items():
-            for name, value in run_once(tree, command, figures).items():
+            extra = shlex.split(args.after_args) if side == "after" else ()
+            for name, value in run_once(tree, command, figures, extra).items():
                 values[side][name].append(value)
             print(f"round {round_index + 1} {side}: " + ", ".join(f"{n} {v[-1]:g}" for n, v in values[side].items()), flush=True)
-    print(f"\n{' '.join(command)}; before {args.before}, after {args.after}; {args.rounds} interleaved rounds\n")
+    extra = f" (after: + {args.after_args})" if args.after_args else ""
+    print(f"\n{' '.join(command)}{extra}; before {args.before}, after {args.after}; {args.rounds} interleaved rounds\n")
     print("| figure | before (median) | after (median) | after / before | rounds before | rounds after |")
     print("|---|---:|---:|---:|---|---|")
     for name in figures:
