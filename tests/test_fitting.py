@@ -189,3 +189,20 @@ def jax_runs(request, tmp_path_factory):
     runs = JaxRuns(request.getfixturevalue("cells"), tmp_path_factory.mktemp("jax_runs"))
     yield runs
     runs.stop()
+
+
+@pytest.mark.backend_agnostic
+def test_the_history_holds_every_epoch_of_every_run(cells):
+    from gfr_keras.fitting.activation import fit_activations
+    from gfr_keras.fitting.trainer import fit_neurons, fit_neurons_with_history
+
+    config = {**QUICK, "hparams": [{"lr": 1e-3, "epochs": 4}, {"lr": 1e-4, "epochs": 3}], "early_stop_repeats": 100}
+    population = cells[:2]
+    activations = fit_activations(population, 20, config=config)
+    results, history = fit_neurons_with_history(population, activations, 20, config=config)
+    assert len(history["epoch_seconds"]) == 4 and all(s > 0 for s in history["epoch_seconds"])
+    assert [len(curve) for curve in history["train"]] == [4, 4, 3, 3]  # unit = run * cells + cell
+    for cell, result in enumerate(results):
+        unit = (0 if result["lr"] == 1e-3 else 1) * len(population) + cell
+        assert result["train_losses"] == history["train"][unit] and result["test_losses"] == history["test"][unit]
+    assert [r["params"] for r in fit_neurons(population, activations, 20, config=config)] == [r["params"] for r in results]

@@ -232,3 +232,28 @@ def test_padded_prediction_counts_only_the_real_digits():
     predicted = np.argmax(model.predict(images, batch_size=70, verbose=0)["probabilities"], axis=1)
     expected = float(np.mean(predicted == labels))
     assert _accuracies(model, images, labels, ["probabilities"], batch_size=32) == [expected]
+
+
+def test_the_callers_callbacks_see_every_epoch_and_batch(tmp_path):
+    import keras
+
+    from gfr_keras.network.mnist import load_mnist
+    from gfr_keras.network.train import build_model, train_lmnist
+
+    class Count(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.batches = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.batches.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches[-1] += 1
+
+    count = Count()
+    data = load_mnist(limit=400)
+    result = train_lmnist(build_model(8, baseline="simple_rnn"), data, tmp_path / "run", epochs=2, batch_size=32,
+                          callbacks=[count])
+    train_images = len(data["train"][1]) - result["validation_images"]
+    assert count.batches == [train_images // 32] * 2  # whole batches only (drop_remainder)

@@ -111,10 +111,10 @@ class RateDiagnostics(keras.callbacks.Callback):
         self.summary["final"] = self._log(epoch + 1)
 
 
-def _callbacks(run_dir, diagnostics):
+def _callbacks(run_dir, first):
     # A resumed or continued run keeps best.keras unless an epoch beats the best accuracy so far.
     best_so_far = best_in_history(read_history(os.path.join(run_dir, HISTORY_FILE)))
-    return [*diagnostics,
+    return [*first,
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs")),
         keras.callbacks.ModelCheckpoint(
             os.path.join(run_dir, BEST_MODEL_FILE), monitor="val_probabilities_accuracy", mode="max",
@@ -154,14 +154,14 @@ def run_settings(settings=None, batch_size=64, seed=0, validation_fraction=0.1):
     return {**(settings or {}), "batch_size": int(batch_size), "seed": int(seed), "validation_fraction": float(validation_fraction)}
 
 
-def _train_epochs(model, train, valid, run_dir, epochs, diagnostics, action):
+def _train_epochs(model, train, valid, run_dir, epochs, callbacks, action):
     """`model.fit` up to `epochs` (BackupAndRestore starts it after the last finished one); the epochs run now."""
     if action == "finish":  # every epoch is done, only the result is missing
         print(f"{run_dir}: all {epochs} epochs were done before it stopped; writing its result")
         return 0
     # The tf.data pipeline shuffles every epoch itself.
     history = model.fit(
-        train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, diagnostics), verbose=2, shuffle=False
+        train, validation_data=valid, epochs=epochs, callbacks=_callbacks(run_dir, callbacks), verbose=2, shuffle=False
     )
     return len(history.history.get("loss", []))
 
@@ -199,6 +199,7 @@ def train_lmnist(
     model, data, run_dir, epochs=10, batch_size=64, seed=0, strategy=None, settings=None, validation_fraction=0.1,
     continue_training=False,
     split_seed=None,
+    callbacks=(),
 ):
     """Fit `model` on `data` (see `load_mnist`), write the run folder; return `result.json`'s dict.
 
@@ -222,6 +223,7 @@ def train_lmnist(
         split_seed: the seed of the validation carve; None: `seed`. `gfr
             train-network` passes its `--split-seed` (0 unless given), so runs
             of several `--seed`s select on and are tested on the same digits.
+        callbacks: more `keras.callbacks.Callback`s for `model.fit`, run before the run folder's own.
 
     Raises:
         RunStateError: `run_dir` holds a run with other settings, or a finished run (see `plan_run`).
@@ -238,7 +240,7 @@ def train_lmnist(
     replicas = strategy.num_replicas_in_sync if strategy is not None else 1
     print(f"data: {data['label']}; model: {model.name}, {model.count_params()} parameters; devices: {replicas}")
     started = time.perf_counter()
-    epochs_run = _train_epochs(model, train, valid, run_dir, epochs, diagnostics, plan["action"])
+    epochs_run = _train_epochs(model, train, valid, run_dir, epochs, [*callbacks, *diagnostics], plan["action"])
     wall_s = time.perf_counter() - started
     result = {
         "model": model.name,
