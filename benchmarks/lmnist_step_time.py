@@ -9,6 +9,10 @@ models of `lmnist_throughput.py`:
   zero-input steps: SimpleRNN in the GFR network's structure.
 - `<gfr model>_single_loop`: the GFR network with `trained_from_step=None` (the
   loop keeps every step's rates for the gradient).
+- `simple_rnn_maths_in_gfr_loop`: the GFR network's own loop (33 steps, split
+  at the readout, weights folded) with SimpleRNN's step, `f = tanh(d_t + f W)`,
+  in place of the neurons: what the network's structure costs without the GFR
+  maths.
 
     uv run python benchmarks/lmnist_step_time.py --jit-compile on
 """
@@ -23,14 +27,40 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 from gfr_keras.network import READOUT_STEPS, AppendZeroSteps, ReadoutSteps, SelectSteps, compile_network, network_targets
+from gfr_keras.network import loop
 from gfr_keras.network.mnist import offline_mnist
+from gfr_keras.network.weights import folded_projections
 from lmnist_throughput import build
 
-MODELS = ["simple_rnn", "simple_rnn_33_all_outputs", "gfr_default", "gfr_default_single_loop", "gfr_default_frozen_neurons",
+MODELS = ["simple_rnn", "simple_rnn_33_all_outputs", "simple_rnn_maths_in_gfr_loop", "gfr_default", "gfr_default_single_loop", "gfr_default_frozen_neurons",
           "gfr_biological", "gfr_biological_frozen"]
 
 
+_gfr_network_step = loop._network_step
+
+
+def _step_of(cell, weights):
+    """The loop's step function: the cell's own, or SimpleRNN's for a cell marked `simple_rnn_maths`."""
+    if not getattr(cell, "simple_rnn_maths", False):
+        return _gfr_network_step(cell, weights)
+    _, _, recurrent_kernel = folded_projections(weights, cell.recurrent_rates)
+
+    def step(drive_t, states):
+        rates, traces = states
+        rates = keras.ops.tanh(drive_t + keras.ops.matmul(rates, recurrent_kernel))
+        return rates, [rates, traces]  # the traces pass through untouched
+
+    return step
+
+
+loop._network_step = _step_of  # read when a model's step is traced
+
+
 def build_model(name, jit):
+    if name == "simple_rnn_maths_in_gfr_loop":
+        model = build("gfr_default_frozen_neurons", 256, jit)
+        model.get_layer("gfr_rnn").cell.simple_rnn_maths = True
+        return model
     if name == "simple_rnn_33_all_outputs":
         keras.utils.set_random_seed(0)
         images = keras.Input((28, 28), name="images")
@@ -66,7 +96,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--rounds", type=int, default=8, help="blocks of 10 steps per model")
     parser.add_argument("--jit-compile", choices=("on", "off"), default="on")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=64, help="digits per training step")
     args = parser.parse_args()
     images, labels = offline_mnist()["train"]
     x, y = images[:args.batch_size], labels[:args.batch_size]

@@ -51,6 +51,7 @@ def plot_cell_fit(fit, cell, path):
     """f-I pairs with the fitted activation, the alpha/beta kernels, predicted vs measured Noise 2."""
     from gfr_keras.fitting.data import activation_pairs, stimulus_groups
     from gfr_keras.neurons import GFR, PolynomialActivation
+    from gfr_keras.neurons.layer import predict_compiled
 
     params = fit["params"]
     bin_size, actv = fit["bin_size"], fit["actv_bin_size"]
@@ -80,7 +81,7 @@ def plot_cell_fit(fit, cell, path):
     noise = stimulus_groups([cell], bin_size)["Noise 2"]
     n, length = int(noise["n_sweeps"][0]), int(noise["length"][0])
     model = GFR.from_params([params], return_sequences=True, dtype="float64")
-    predicted = np.asarray(model(noise["current_pa"][:1, :length, :].astype("float64")))[0, :, 0]
+    predicted = predict_compiled(model, noise["current_pa"][:1, :length, :].astype("float64"))[0, :, 0]
     time_s = np.arange(length) * bin_size / 1000.0
     for r in range(n):
         axes[2].plot(time_s, HZ_PER_PER_MS * noise["rate_per_ms"][r, :length, 0], color="0.6", lw=0.6, label="measured repeats" if r == 0 else None)

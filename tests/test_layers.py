@@ -298,3 +298,17 @@ def test_per_unit_decay_rates():
     np.testing.assert_allclose(traces[1, -1, 0, 1], 0.3 / 0.5, rtol=1e-4)
     np.testing.assert_allclose(traces[1, -1, 1, 1], 0.3 / 0.1, rtol=0.05)
     assert traces[1, -1, 0, 1] < traces[1, -1, 1, 1]
+
+
+def test_compiled_prediction_equals_the_layer_call(reference):
+    """`predict_compiled` (plots and the report use it for whole Noise sweeps) gives the call's values (float64 where the backend has it)."""
+    from gfr_keras.neurons.layer import predict_compiled
+
+    params = reference_params(reference, bin_size=10)
+    current = step_current(batch=2, time=300, units=len(params)).astype("float64")
+    current[:, 100:] += 40.0 * np.sin(np.arange(200) / 7.0)[None, :, None]
+    called = np.asarray(gk.GFR.from_params(params, return_sequences=True, dtype="float64")(current))
+    predicted = predict_compiled(gk.GFR.from_params(params, return_sequences=True, dtype="float64"), current)
+    assert predicted.dtype == called.dtype and predicted.shape == called.shape == (2, 300, len(params))
+    assert called.max() > 0
+    np.testing.assert_allclose(predicted, called, rtol=1e-7, atol=1e-8)  # 1e-8 /ms: 1e-5 Hz (the order of operations differs)

@@ -78,6 +78,8 @@ def noise_predictions(records, processed_cells, bin_size_ms):
     The model runs on each cell's first Noise 2 repeat (the repeats share one
     frozen current), like the fit's test EVR. Cells without Noise 2 get None.
     """
+    from gfr_keras.neurons.layer import predict_compiled
+
     out = []
     for start in range(0, len(records), _UNITS_PER_CALL):
         chunk_records = records[start : start + _UNITS_PER_CALL]
@@ -87,7 +89,7 @@ def noise_predictions(records, processed_cells, bin_size_ms):
             out.extend([None] * len(chunk_records))
             continue
         layer = gk.population_from_records(chunk_records, return_sequences=True, dtype="float64")
-        predicted = np.asarray(layer(group["current_pa"][:1].astype("float64")))[0]  # [time, units]
+        predicted = predict_compiled(layer, group["current_pa"][:1].astype("float64"))[0]  # [time, units]
         for unit in range(len(chunk_records)):
             out.append(_noise_entry(group, predicted, unit, bin_size_ms))
     return out
