@@ -39,7 +39,7 @@ demo: env
 
 # Everything under the TensorFlow backend, then the backend-agnostic tests under JAX. Test files are
 # spread over the machine's cores (at most 4: each worker builds the session's cell bank again);
-# on CI's 2 cores the TensorFlow pass takes 546 s instead of 766 s (the JAX pass, 125 s, gains
+# from a fresh clone on CI's 2 cores the TensorFlow pass took 482 s instead of 766 s (the JAX pass, 125 s, gains
 # nothing from it: XLA's compiles already use both cores). TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test: env

@@ -94,6 +94,9 @@ MODELS = [
 
 COMMAND_MODELS = {
     "gfr_default": ["--neurons", "default"],
+    # The default network without its neurons' parameter gradients: the floor of what a faster
+    # backward pass for alpha, beta and g could give the command.
+    "gfr_default_frozen_neurons": ["--neurons", "default", "--freeze-neurons"],
     "gfr_biological": ["--neurons", "biological", "--sample-with-replacement", "--freeze-activation"],
     "simple_rnn": ["--baseline", "simple_rnn"],
     "gru": ["--baseline", "gru"],
